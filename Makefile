@@ -1,0 +1,51 @@
+# Codeswarm — `make run` (embedded mode on this machine) and `make test` (the whole suite).
+# Everything is set up from a fresh clone: the virtualenv, the Python packages, and (inside the test
+# suite) the Debian packages and servers the tests need.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint unit integration slurm compose-check bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: router + mirror (+ web) in one process, SQLite, in-process bus, local provider, mock agents
+run: install
+	$(BIN)/codeswarm up
+
+## lint: ruff and mypy over the whole tree
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+compose-check:
+	scripts/check_compose.sh
+
+## test: lint, compose check, then every test (unit, integration, slurm, e2e)
+test: lint compose-check
+	$(BIN)/pytest -q -ra
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+integration: install
+	$(BIN)/pytest -q tests/integration
+
+slurm: install
+	$(BIN)/pytest -q tests/slurm
+
+## bench: benchmarks that print figures (never part of pass/fail)
+bench: install
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .codeswarm .pytest_cache .mypy_cache .ruff_cache

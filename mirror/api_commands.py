@@ -1,0 +1,171 @@
+"""The router's command routes, forwarded: same paths, same bodies, the router's answers.
+
+Bodies are validated here with the same protocol models the router uses (a bad one never leaves the
+mirror), then sent to the router once — never retried behind the caller's back.  The mirror records
+which request did what from the router's answers (``GET /v1/requests/{request_id}``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, HTTPException, Path, Response
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
+
+from mirror.deps import Core
+from mirror.router_client import RouterUnavailable
+from services.protocol import ApprovalRequest, InjectRequest, LaunchRequest, TerminateRequest
+from services.protocol.views import (
+    Accepted,
+    InjectAccepted,
+    LaunchAccepted,
+    ProviderList,
+    SwarmList,
+    SwarmView,
+    TerminateAccepted,
+    TurnList,
+)
+
+router = APIRouter(tags=["commands (forwarded to the router)"])
+
+SwarmId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+CallId = Annotated[str, Path(pattern=r"^[^/]{1,200}$")]
+_PASS_HEADERS = ("content-type", "content-disposition", "content-length", "retry-after")
+
+
+def _segment(value: str | int) -> str:
+    """One path segment for the router's URL: quoted, and never a dot segment."""
+    text = str(value)
+    if text in (".", ".."):
+        raise HTTPException(422, f"{text!r} is not a valid identifier")
+    return quote(text, safe="")
+
+
+def _unavailable(exc: RouterUnavailable) -> HTTPException:
+    return HTTPException(exc.status_code, exc.message)
+
+
+async def _forward(
+    core: Core, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[Response, Any]:
+    try:
+        answer = await core.router.request(method, path, json=body, headers=headers)
+    except RouterUnavailable as exc:
+        raise _unavailable(exc) from exc
+    parsed: Any = None
+    if answer.headers.get("content-type", "").startswith("application/json"):
+        try:
+            parsed = answer.json()
+        except ValueError:
+            parsed = None
+    passed = {
+        name: answer.headers[name] for name in _PASS_HEADERS if name in answer.headers and name != "content-length"
+    }
+    return Response(answer.content, status_code=answer.status_code, headers=passed), parsed
+
+
+def _accepted(response: Response, parsed: Any) -> dict[str, Any] | None:
+    return parsed if response.status_code == 202 and isinstance(parsed, dict) else None
+
+
+@router.post("/v1/swarms", status_code=202, response_model=None, responses={202: {"model": LaunchAccepted}})
+async def launch(
+    body: LaunchRequest,
+    core: Core,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Response:
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+    response, parsed = await _forward(
+        core, "POST", "/v1/swarms", body.model_dump(mode="json", exclude_unset=True), headers
+    )
+    if (answer := _accepted(response, parsed)) and isinstance(answer.get("request_id"), str):
+        core.ledger.record(answer["request_id"], answer.get("swarm_id"), "launch")
+    return response
+
+
+@router.get("/v1/swarms", response_model=None, responses={200: {"model": SwarmList}})
+async def list_swarms(core: Core) -> Response:
+    return (await _forward(core, "GET", "/v1/swarms"))[0]
+
+
+@router.get("/v1/swarms/{swarm_id}", response_model=None, responses={200: {"model": SwarmView}})
+async def get_swarm(swarm_id: SwarmId, core: Core) -> Response:
+    return (await _forward(core, "GET", f"/v1/swarms/{_segment(swarm_id)}"))[0]
+
+
+@router.post(
+    "/v1/swarms/{swarm_id}/inject", status_code=202, response_model=None, responses={202: {"model": InjectAccepted}}
+)
+async def inject(swarm_id: SwarmId, body: InjectRequest, core: Core) -> Response:
+    path = f"/v1/swarms/{_segment(swarm_id)}/inject"
+    response, parsed = await _forward(core, "POST", path, body.model_dump(mode="json", exclude_unset=True))
+    if (answer := _accepted(response, parsed)) and isinstance(answer.get("request_id"), str):
+        refs = [ref for ref in answer.get("injections") or [] if isinstance(ref, dict)]
+        core.ledger.record(answer["request_id"], swarm_id, "inject", refs)
+    return response
+
+
+@router.post(
+    "/v1/swarms/{swarm_id}/terminate",
+    status_code=202,
+    response_model=None,
+    responses={202: {"model": TerminateAccepted}},
+)
+async def terminate(swarm_id: SwarmId, core: Core, body: TerminateRequest | None = None) -> Response:
+    path = f"/v1/swarms/{_segment(swarm_id)}/terminate"
+    payload = body.model_dump(mode="json", exclude_unset=True) if body is not None else None
+    response, parsed = await _forward(core, "POST", path, payload)
+    if (answer := _accepted(response, parsed)) and isinstance(answer.get("request_id"), str):
+        core.ledger.record(answer["request_id"], swarm_id, "terminate")
+    return response
+
+
+@router.post(
+    "/v1/swarms/{swarm_id}/approvals/{call_id}",
+    status_code=202,
+    response_model=None,
+    responses={202: {"model": Accepted}},
+)
+async def approve(swarm_id: SwarmId, call_id: CallId, body: ApprovalRequest, core: Core) -> Response:
+    path = f"/v1/swarms/{_segment(swarm_id)}/approvals/{_segment(call_id)}"
+    response, parsed = await _forward(core, "POST", path, body.model_dump(mode="json"))
+    if (answer := _accepted(response, parsed)) and isinstance(answer.get("request_id"), str):
+        core.ledger.record(answer["request_id"], swarm_id, "approval")
+    return response
+
+
+@router.get("/v1/swarms/{swarm_id}/nodes/{node_id}/turns", response_model=None, responses={200: {"model": TurnList}})
+async def turns(swarm_id: SwarmId, node_id: Annotated[int, Path(ge=0)], core: Core) -> Response:
+    return (await _forward(core, "GET", f"/v1/swarms/{_segment(swarm_id)}/nodes/{node_id}/turns"))[0]
+
+
+@router.get("/v1/providers", response_model=None, responses={200: {"model": ProviderList}})
+async def providers(core: Core) -> Response:
+    return (await _forward(core, "GET", "/v1/providers"))[0]
+
+
+@router.get(
+    "/v1/swarms/{swarm_id}/archive", response_class=Response, responses={200: {"content": {"application/gzip": {}}}}
+)
+async def archive(swarm_id: SwarmId, core: Core) -> Response:
+    """The workspaces archive, streamed through from the router."""
+    try:
+        answer = await core.router.open_stream("GET", f"/v1/swarms/{_segment(swarm_id)}/archive")
+    except RouterUnavailable as exc:
+        raise _unavailable(exc) from exc
+    headers = {name: answer.headers[name] for name in _PASS_HEADERS if name in answer.headers}
+    return StreamingResponse(
+        answer.aiter_raw(), status_code=answer.status_code, headers=headers, background=BackgroundTask(answer.aclose)
+    )
+
+
+@router.get("/v1/requests/{request_id}", tags=["requests"])
+async def request_record(request_id: Annotated[str, Path(max_length=200)], core: Core) -> dict[str, Any]:
+    """What a request forwarded by (or seen by) this mirror did: ``{request_id, swarm_id, command,
+    injections}``.  404 when this mirror has no record of it."""
+    record = core.ledger.lookup(request_id)
+    if record is None:
+        raise HTTPException(404, f"this mirror has no record of request {request_id}")
+    return record.view()

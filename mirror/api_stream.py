@@ -1,0 +1,58 @@
+"""The read side: ``GET /v1/events`` (SSE) and ``GET /v1/state`` (the read model)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Header, HTTPException, Query, Response
+
+from mirror.deps import Core
+from mirror.stream import ClientStream, resume_id
+
+stream_router = APIRouter(tags=["stream"])  # the one route that also takes the session cookie
+router = APIRouter(tags=["stream"])
+
+ENTRY_ID = r"^\d{1,20}-\d{1,20}$"
+
+
+@stream_router.get(
+    "/v1/events",
+    response_class=Response,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "The event stream (SSE)."}},
+)
+async def events(
+    core: Core,
+    swarm_id: Annotated[str | None, Query(max_length=200, description="Only this swarm's events.")] = None,
+    node_id: Annotated[
+        int | None, Query(ge=0, description="Only this node's events, plus events that name no node.")
+    ] = None,
+    last_event_id: Annotated[
+        str | None, Query(max_length=45, description="Resume after this id (the Last-Event-ID header wins).")
+    ] = None,
+    last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID", max_length=45)] = None,
+) -> Response:
+    """Server-Sent Events: ``id:`` is the bus entry id, ``event:`` the event name, ``data:`` the JSON
+    envelope.  With ``Last-Event-ID`` the events after that id come first, in order, without gaps or
+    duplicates, then live ones.  Keep-alive comments every ``CODESWARM_SSE_KEEPALIVE_S`` seconds."""
+    try:
+        after = resume_id(last_event_id_header, last_event_id)
+    except ValueError:
+        raise HTTPException(
+            400, "Last-Event-ID / last_event_id must be a stream entry id like '1732461497123-0'"
+        ) from None
+    subscriber = core.hub.subscribe(swarm_id=swarm_id, node_id=node_id, limit=core.options.queue_limit)
+    return ClientStream(core.hub, subscriber, after, core.options)
+
+
+@router.get("/v1/state")
+async def state(core: Core) -> Response:
+    """The read model and the id of the last event it reflects: load this, then stream from
+    ``last_event_id`` and nothing is missed in between.  ``degraded`` says why the mirror may be behind
+    the router (null when it is not)."""
+    problems = core.problems()
+    document = {
+        **core.model.state(),
+        "degraded": "; ".join(problems) if problems else None,
+    }
+    return Response(orjson.dumps(document), media_type="application/json")

@@ -1,0 +1,72 @@
+"""The mirror's FastAPI application (ARCHITECTURE.md §10, port 8766)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mirror import api_commands, api_health, api_session, api_stream
+from mirror.core import MirrorCore
+from mirror.limits import DeclaredSizeLimit, too_large
+from services.auth import require_token
+from services.bus.base import EventBus
+from services.settings import Settings
+
+
+def create_app(
+    settings: Settings | None = None,
+    bus: EventBus | None = None,
+    *,
+    router_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """``bus``: share an event bus (the embedded mode's in-process one; the caller closes it).
+    Without one the mirror opens the bus the settings name and closes it on shutdown.
+    ``router_transport``: how to reach the router (tests); default plain HTTP to ``router_url``."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        core = MirrorCore.build(settings, bus, router_transport)
+        app.state.core = core
+        await core.start()
+        try:
+            yield
+        finally:
+            await core.stop()
+
+    app = FastAPI(
+        title="Codeswarm mirror",
+        version="1",
+        summary="A reconciling read model of the router's swarms and a lossless, replayable event stream.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 413:
+            return too_large(settings.max_body_bytes)
+        return await http_exception_handler(request, exc)
+
+    app.add_middleware(DeclaredSizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[settings.effective_web_origin],
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "Idempotency-Key"],
+        max_age=600,
+    )
+    guarded = [Depends(require_token(settings))]
+    app.include_router(api_health.open_router)
+    app.include_router(api_stream.stream_router, dependencies=[Depends(require_token(settings, cookie=True))])
+    for routes in (api_health.router, api_stream.router, api_session.router, api_commands.router):
+        # max_body_size: streamed (chunked) bodies are counted as they arrive; 413 through http_error
+        app.include_router(routes, dependencies=guarded, max_body_size=settings.max_body_bytes)
+    return app

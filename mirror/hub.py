@@ -1,0 +1,147 @@
+"""The hub: the one bus reader of a mirror process.
+
+A single task reads the bus, applies each entry to the read model and hands the batch to every
+subscriber (one read for all clients, never one per client).  Everything between receiving a batch and
+handing it out is synchronous, so the model's position and what subscribers have been given always
+agree: a client that subscribes at position P receives exactly the entries after P.
+
+The mirror's own events (reconcile results) are announced here too, at the current position, and kept
+in a short log so a client replaying across that position gets them in the right place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Sequence
+
+import orjson
+
+from mirror.items import EntryKey, StreamItem, entry_key, item_from_entry, synthetic_item
+from mirror.ledger import RequestLedger
+from mirror.readmodel import ReadModel
+from mirror.subscriber import Subscriber
+from services.bus.base import BusEntry, EventBus
+
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    def __init__(
+        self,
+        bus: EventBus,
+        model: ReadModel,
+        ledger: RequestLedger,
+        *,
+        batch: int = 1000,
+        block_ms: int = 2000,
+        synthetic_keep: int = 1024,
+        replay_concurrency: int = 32,
+    ) -> None:
+        self.bus = bus
+        self.model = model
+        self.ledger = ledger
+        self.batch = batch
+        self.block_ms = block_ms
+        self.subscribers: set[Subscriber] = set()
+        self.error: str | None = None  # why the bus cannot be read right now
+        self.events_in = 0
+        self.clients_cut = 0
+        self.replay_slots = asyncio.Semaphore(replay_concurrency)  # bounds concurrent replay reads
+        self._synthetic: deque[StreamItem] = deque(maxlen=synthetic_keep)
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    async def catch_up(self) -> int:
+        """Apply every retained entry after the model's position (start-up; no clients yet)."""
+        applied = 0
+        while True:
+            entries = await self.bus.read_after(self.model.position, count=self.batch)
+            if not entries:
+                return applied
+            for entry in entries:
+                self._apply_only(entry)
+            self.model.advance(entries[-1].id, entry_key(entries[-1].id))
+            applied += len(entries)
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                entries = await self.bus.read_after(self.model.position, count=self.batch, block_ms=self.block_ms)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.error is None:
+                    log.warning("cannot read the event bus (retrying): %s", exc)
+                self.error = f"event bus read failed: {exc}"
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if self.error is not None:
+                log.info("event bus readable again")
+            self.error = None
+            backoff = 0.1
+            if entries:
+                self.ingest(entries)
+
+    def ingest(self, entries: Sequence[BusEntry]) -> list[StreamItem]:
+        """Apply and fan out one batch (synchronous on purpose: see the module docstring)."""
+        items: list[StreamItem] = []
+        model = self.model
+        for entry in entries:
+            item = item_from_entry(entry, self.ledger)
+            if item is not None:
+                model.apply(item.event, item.envelope, item.key)
+                items.append(item)
+        last = entries[-1]
+        model.advance(last.id, entry_key(last.id))
+        self.events_in += len(entries)
+        if items:
+            self._fan_out(items)
+        return items
+
+    def _apply_only(self, entry: BusEntry) -> None:
+        try:
+            envelope = orjson.loads(entry.data)
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(envelope, dict) and isinstance(envelope.get("event"), str):
+            data = envelope.get("data")
+            if isinstance(data, dict):
+                self.ledger.learn(envelope["event"], data)
+            self.model.apply(envelope["event"], envelope, entry_key(entry.id))
+
+    def _fan_out(self, items: Sequence[StreamItem]) -> None:
+        for subscriber in list(self.subscribers):
+            subscriber.offer(items)
+            if subscriber.cut_reason is not None and subscriber in self.subscribers:
+                self.subscribers.discard(subscriber)
+                self.clients_cut += 1
+                log.warning("SSE client cut off: %s", subscriber.cut_reason)
+
+    # -- clients -----------------------------------------------------------------------------------
+
+    def subscribe(self, *, swarm_id: str | None, node_id: int | None, limit: int) -> Subscriber:
+        subscriber = Subscriber(swarm_id=swarm_id, node_id=node_id, limit=limit, seam=self.model.position_key)
+        self.subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    # -- the mirror's own events -------------------------------------------------------------------
+
+    def announce(self, event: str, data: dict[str, object]) -> StreamItem:
+        """Send an event of the mirror's own to every client, placed at the current position."""
+        item = synthetic_item(event, data, self.model.position_key)
+        self._synthetic.append(item)
+        self._fan_out([item])
+        return item
+
+    def announced_between(self, after: EntryKey, upto: EntryKey) -> list[StreamItem]:
+        """The mirror's own events placed at positions in [after, upto]: a client that last saw entry
+        ``after`` may or may not have received the ones placed right after it, so it gets them again
+        (they are idempotent); it cannot have received any placed later."""
+        return [item for item in self._synthetic if after <= item.key <= upto]

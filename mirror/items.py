@@ -1,0 +1,132 @@
+"""Stream items: a bus entry parsed once, with its SSE frame encoded once and shared by every client.
+
+The SSE framing is sse-starlette's (``ServerSentEvent.encode``); the mirror only caches the bytes so that
+a thousand clients do not re-encode the same event a thousand times.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sse_starlette import ServerSentEvent
+
+from mirror.ledger import RequestLedger
+from services.bus.base import BusEntry, parse_entry_id
+from services.protocol import DELTA_EVENTS, make_envelope
+
+log = logging.getLogger(__name__)
+
+EntryKey = tuple[int, int]
+SSE_SEP = "\n"
+
+# (event, swarm_id, node_id, injection_id, item_id): deltas with the same key belong to one item.
+MergeKey = tuple[str, str | None, int | None, str | None, str]
+
+
+def entry_key(entry_id: str) -> EntryKey:
+    return parse_entry_id(entry_id)
+
+
+def format_entry_id(key: EntryKey) -> str:
+    return f"{key[0]}-{key[1]}"
+
+
+def encode_frame(event: str, data: str, entry_id: str | None = None) -> bytes:
+    return ServerSentEvent(data=data, event=event, id=entry_id, sep=SSE_SEP).encode()
+
+
+def encode_comment(text: str) -> bytes:
+    return ServerSentEvent(comment=text, sep=SSE_SEP).encode()
+
+
+def encode_retry(retry_ms: int) -> bytes:
+    return ServerSentEvent(retry=retry_ms, sep=SSE_SEP).encode()
+
+
+@dataclass(slots=True, eq=False)
+class StreamItem:
+    """One event as it goes to clients.
+
+    ``id`` is the bus entry id (the SSE id), or None for an event the mirror itself sends (a reconcile
+    result); such an item sits right after the entry ``key`` in the stream and carries no SSE id.
+    """
+
+    id: str | None
+    key: EntryKey
+    event: str
+    swarm_id: str | None
+    node_id: int | None
+    envelope: dict[str, Any]
+    frame: bytes
+    merge_key: MergeKey | None = None
+
+    @property
+    def synthetic(self) -> bool:
+        return self.id is None
+
+
+def _merge_key(event: str, data: dict[str, Any]) -> MergeKey | None:
+    if event not in DELTA_EVENTS:
+        return None
+    item_id = data.get("item_id")
+    delta = data.get("delta")
+    if not isinstance(item_id, str) or not isinstance(delta, str):
+        return None
+    return (event, data.get("swarm_id"), data.get("node_id"), data.get("injection_id"), item_id)
+
+
+def _node_id(data: dict[str, Any]) -> int | None:
+    node_id = data.get("node_id")
+    return node_id if isinstance(node_id, int) and not isinstance(node_id, bool) else None
+
+
+def item_from_entry(entry: BusEntry, ledger: RequestLedger | None = None) -> StreamItem | None:
+    """Parse one bus entry; None (logged) for an entry that is not an event envelope."""
+    try:
+        envelope = orjson.loads(entry.data)
+        key = entry_key(entry.id)
+    except (orjson.JSONDecodeError, ValueError):
+        log.error("bus entry %s is not a JSON envelope; not relayed: %.200r", entry.id, entry.data)
+        return None
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("event"), str):
+        log.error("bus entry %s has no event name; not relayed: %.200r", entry.id, entry.data)
+        return None
+    event: str = envelope["event"]
+    data = envelope.get("data")
+    if not isinstance(data, dict):
+        data = {}
+        envelope["data"] = data
+    text = entry.data.decode()
+    if ledger is not None:
+        ledger.learn(event, data)
+        if ledger.annotate(event, data):
+            text = orjson.dumps(envelope).decode()
+    swarm_id = data.get("swarm_id")
+    return StreamItem(
+        id=entry.id,
+        key=key,
+        event=event,
+        swarm_id=swarm_id if isinstance(swarm_id, str) else None,
+        node_id=_node_id(data),
+        envelope=envelope,
+        frame=encode_frame(event, text, entry.id),
+        merge_key=_merge_key(event, data),
+    )
+
+
+def synthetic_item(event: str, data: dict[str, Any], after: EntryKey) -> StreamItem:
+    """An event of the mirror's own (never on the bus): sent to clients with no SSE id."""
+    envelope = make_envelope(event, {**data, "source": "mirror"})
+    swarm_id = data.get("swarm_id")
+    return StreamItem(
+        id=None,
+        key=after,
+        event=event,
+        swarm_id=swarm_id if isinstance(swarm_id, str) else None,
+        node_id=_node_id(data),
+        envelope=envelope,
+        frame=encode_frame(event, orjson.dumps(envelope).decode()),
+    )

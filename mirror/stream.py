@@ -1,0 +1,195 @@
+"""``GET /v1/events``: one client's SSE stream — replay from its last id, then live, exactly once.
+
+Order of work for a client that sends ``Last-Event-ID`` (header, or the ``last_event_id`` query):
+
+1. subscribe to the hub first — from here on every new entry is queued for this client;
+2. replay the entries between its id and the hub position at subscription (the seam) from the bus;
+3. stream the queue, dropping anything at or before the last id sent (de-duplication at the seam).
+
+The SSE ``id`` of every event is its bus entry id; the mirror's own events (reconcile results) carry
+none.  If the client's id is older than the oldest entry the bus still holds, it first gets
+``event: reset`` (data ``{reason, first_id}``): events were trimmed, so it should reload ``/v1/state``
+and stream from that state's ``last_event_id``; what is retained follows.  A client that falls too far
+behind gets ``event: error`` (data ``{reason, last_event_id}``) and the stream ends; it resumes by id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+import orjson
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.types import Receive, Scope, Send
+
+from mirror.coalesce import render
+from mirror.hub import Hub
+from mirror.items import SSE_SEP, EntryKey, StreamItem, encode_frame, encode_retry, entry_key, item_from_entry
+from mirror.subscriber import Subscriber
+from services.bus.base import START_ID
+
+log = logging.getLogger(__name__)
+
+RESET_EVENT = "reset"
+ERROR_EVENT = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOptions:
+    keepalive_s: float
+    coalesce_ms: float
+    queue_limit: int
+    take_most: int = 1000  # items rendered into one write
+    retry_ms: int = 1000  # how soon EventSource reconnects
+    cutoff_grace_s: float = 2.0  # how long a cut-off client gets to take its final event
+
+
+def resume_id(header: str | None, query: str | None) -> str | None:
+    """The id to resume after.  The header wins: a browser's EventSource sends the newest id in it on
+    every reconnect, while a ``last_event_id`` in its URL stays what it was when the stream opened."""
+    chosen = header if header else query
+    if not chosen:
+        return None
+    entry_key(chosen)  # ValueError for anything that is not a stream entry id
+    return chosen
+
+
+def _control(event: str, payload: dict[str, object]) -> bytes:
+    return encode_frame(event, orjson.dumps(payload).decode())
+
+
+class _Progress:
+    __slots__ = ("last",)
+
+    def __init__(self, last: EntryKey) -> None:
+        self.last = last  # key of the newest entry this client has been sent (or is known to have)
+
+
+async def _replay(
+    hub: Hub, subscriber: Subscriber, after: str, options: StreamOptions, progress: _Progress
+) -> AsyncIterator[bytes]:
+    after_key = entry_key(after)
+    seam = subscriber.seam
+    async with hub.replay_slots:
+        first = await hub.bus.first_id()
+        newest = await hub.bus.last_id()
+    if after_key > entry_key(newest) and after_key > seam:
+        yield _control(
+            RESET_EVENT,
+            {
+                "reason": f"event id {after} is newer than anything in the event stream (newest {newest}): "
+                "the stream was reset; reload /v1/state and stream from its last_event_id",
+                "first_id": first,
+            },
+        )
+        progress.last = seam
+        return
+    if first is not None and after != START_ID and after_key < entry_key(first):
+        yield _control(
+            RESET_EVENT,
+            {
+                "reason": f"events after {after} are no longer retained (the oldest is {first}); "
+                "reload /v1/state and stream from its last_event_id — the retained events follow",
+                "first_id": first,
+            },
+        )
+    if after_key >= seam:  # nothing to replay; live entries up to after_key are dropped as duplicates
+        progress.last = after_key
+        for item in hub.announced_between(after_key, seam):
+            if subscriber.matches(item):
+                yield item.frame
+        return
+    announced = deque(item for item in hub.announced_between(after_key, seam) if subscriber.matches(item))
+    cursor = after
+    done = False
+    while not done:
+        async with hub.replay_slots:
+            entries = await hub.bus.read_after(cursor, count=hub.batch)
+        done = len(entries) < hub.batch
+        items: list[StreamItem] = []
+        for entry in entries:
+            key = entry_key(entry.id)
+            if key > seam:
+                done = True
+                break
+            while announced and announced[0].key < key:
+                items.append(announced.popleft())
+            cursor = entry.id
+            parsed = item_from_entry(entry, hub.ledger)
+            if parsed is not None and subscriber.matches(parsed):
+                items.append(parsed)
+            if key == seam:
+                done = True
+                break
+        if done:
+            items.extend(announced)
+        if items:
+            yield render(items, options.coalesce_ms)
+    progress.last = seam
+
+
+async def event_frames(
+    hub: Hub, subscriber: Subscriber, after: str | None, options: StreamOptions
+) -> AsyncIterator[bytes]:
+    try:
+        yield encode_retry(options.retry_ms)
+        progress = _Progress(subscriber.seam)
+        if after is not None:
+            async for chunk in _replay(hub, subscriber, after, options, progress):
+                yield chunk
+        dedupe = progress.last > subscriber.seam
+        while True:
+            await subscriber.wait()
+            if subscriber.cut_reason is not None:
+                last = f"{progress.last[0]}-{progress.last[1]}"
+                yield _control(ERROR_EVENT, {"reason": subscriber.cut_reason, "last_event_id": last})
+                return
+            items = subscriber.take(options.take_most)
+            if dedupe:  # the client was ahead of the hub: skip what it already has
+                items = [item for item in items if item.synthetic or item.key > progress.last]
+                dedupe = all(item.synthetic for item in items)  # in order: after one newer entry, all are
+            for item in reversed(items):
+                if not item.synthetic:
+                    progress.last = item.key
+                    break
+            if items:
+                yield render(items, options.coalesce_ms)
+    finally:
+        hub.unsubscribe(subscriber)
+
+
+class ClientStream(EventSourceResponse):
+    """sse-starlette's response plus a watchdog: a client that was cut off but does not take its final
+    event (it stopped reading; the send is stuck on a full socket) is disconnected after a grace period,
+    so nothing is held for it."""
+
+    def __init__(self, hub: Hub, subscriber: Subscriber, after: str | None, options: StreamOptions) -> None:
+        super().__init__(
+            event_frames(hub, subscriber, after, options),
+            ping=options.keepalive_s,
+            sep=SSE_SEP,
+            ping_message_factory=lambda: ServerSentEvent(comment="keep-alive", sep=SSE_SEP),
+            headers={"Cache-Control": "no-store"},
+        )
+        self._hub = hub
+        self._subscriber = subscriber
+        self._grace = options.cutoff_grace_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with anyio.create_task_group() as watchdog_group:
+
+                async def watchdog() -> None:
+                    await self._subscriber.cut_event.wait()
+                    await anyio.sleep(self._grace)
+                    log.warning("SSE client did not take its final event within %.1fs; closing it", self._grace)
+                    watchdog_group.cancel_scope.cancel()
+
+                watchdog_group.start_soon(watchdog)
+                await super().__call__(scope, receive, send)
+                watchdog_group.cancel_scope.cancel()
+        finally:
+            self._hub.unsubscribe(self._subscriber)

@@ -1,0 +1,1 @@
+"""The router: the single lifecycle authority of Codeswarm."""

@@ -1,0 +1,29 @@
+"""The providers a launch can name, with their launch fields."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from router.api.deps import core
+from router.core import RouterCore
+from services.protocol.views import ProviderList, ProviderView
+
+router = APIRouter(prefix="/v1/providers", tags=["providers"])
+
+
+@router.get("", response_model=ProviderList)
+async def list_providers(core: RouterCore = Depends(core)) -> ProviderList:
+    return ProviderList(
+        providers=[
+            ProviderView(
+                id=p.config.id,
+                label=p.config.label,
+                backend=p.config.backend,
+                max_nodes=p.config.max_nodes,
+                runtimes=list(p.config.runtimes),
+                defaults=p.config.defaults,
+                launch_fields=list(p.config.launch_fields),
+            )
+            for p in core.providers.values()
+        ]
+    )

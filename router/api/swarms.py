@@ -1,0 +1,109 @@
+"""Routes of the swarm resource: launch, list, get, inject, terminate, approvals, turns, archive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import FileResponse
+from sqlalchemy import select
+
+from router.api.deps import core
+from router.core import RouterCore
+from router.errors import Conflict, NotFound
+from router.store.swarms import nodes_of, visible_swarms
+from router.store.tables import CommandRow, TurnRow
+from router.views import swarm_view, turn_view
+from services.protocol import ApprovalRequest, InjectRequest, LaunchRequest, TerminateRequest
+from services.protocol.views import (
+    Accepted,
+    InjectAccepted,
+    LaunchAccepted,
+    SwarmList,
+    SwarmView,
+    TerminateAccepted,
+    TurnList,
+)
+
+router = APIRouter(prefix="/v1/swarms", tags=["swarms"])
+Core = Annotated[RouterCore, Depends(core)]
+
+
+@router.post("", status_code=202, response_model=LaunchAccepted)
+async def launch(
+    body: LaunchRequest,
+    core: Core,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> LaunchAccepted:
+    """Launch a swarm; answers at once, the launch continues in the background (watch the events)."""
+    return await core.authority.launch(body, idempotency_key)
+
+
+@router.get("", response_model=SwarmList)
+async def list_swarms(core: Core) -> SwarmList:
+    async with core.db.transaction() as session:
+        swarms = await visible_swarms(session)
+        nodes = await nodes_of(session, [s.swarm_id for s in swarms])
+    return SwarmList(swarms=[swarm_view(s, nodes[s.swarm_id]) for s in swarms])
+
+
+@router.get("/{swarm_id}", response_model=SwarmView)
+async def get_swarm(swarm_id: str, core: Core) -> SwarmView:
+    async with core.db.transaction() as session:
+        swarm = await core.authority.visible(session, swarm_id)
+        nodes = await nodes_of(session, [swarm_id])
+    return swarm_view(swarm, nodes[swarm_id])
+
+
+@router.post("/{swarm_id}/inject", status_code=202, response_model=InjectAccepted)
+async def inject(swarm_id: str, body: InjectRequest, core: Core) -> InjectAccepted:
+    return await core.authority.inject(swarm_id, body)
+
+
+@router.post("/{swarm_id}/terminate", status_code=202, response_model=TerminateAccepted)
+async def terminate(swarm_id: str, core: Core, body: TerminateRequest | None = None) -> TerminateAccepted:
+    return await core.authority.terminate(swarm_id, body or TerminateRequest())
+
+
+@router.post("/{swarm_id}/approvals/{call_id}", status_code=202, response_model=Accepted)
+async def approve(swarm_id: str, call_id: str, body: ApprovalRequest, core: Core) -> Accepted:
+    return Accepted(request_id=await core.authority.approve(swarm_id, call_id, body))
+
+
+@router.get("/{swarm_id}/nodes/{node_id}/turns", response_model=TurnList)
+async def turns(swarm_id: str, node_id: int, core: Core) -> TurnList:
+    """The durable transcript of one node: every turn's completed items, oldest first."""
+    async with core.db.transaction() as session:
+        swarm = await core.authority.visible(session, swarm_id)
+        core.authority.check_node(swarm, node_id)
+        turn_rows = (
+            await session.scalars(
+                select(TurnRow)
+                .where(TurnRow.swarm_id == swarm_id, TurnRow.node_id == node_id)
+                .order_by(TurnRow.started_at.is_(None), TurnRow.started_at)
+            )
+        ).all()
+        command_rows = (
+            await session.scalars(
+                select(CommandRow)
+                .where(CommandRow.swarm_id == swarm_id, CommandRow.node_id == node_id)
+                .order_by(CommandRow.seq)
+            )
+        ).all()
+    by_turn: dict[str | None, list[CommandRow]] = {}
+    for command in command_rows:
+        by_turn.setdefault(command.injection_id, []).append(command)
+    return TurnList(turns=[turn_view(t, by_turn.get(t.injection_id, [])) for t in turn_rows])
+
+
+@router.get("/{swarm_id}/archive", response_class=FileResponse)
+async def archive(swarm_id: str, core: Core) -> FileResponse:
+    """The node workspaces as a tar.gz, once a terminate with download_workspaces has archived them."""
+    async with core.db.transaction() as session:
+        swarm = await core.authority.visible(session, swarm_id)
+    if not swarm.archive_path or not Path(swarm.archive_path).is_file():
+        if swarm.download_workspaces:
+            raise Conflict(f"the archive of swarm {swarm_id} is not ready yet; wait for workspace_archive_ready")
+        raise NotFound(f"swarm {swarm_id} has no archive: terminate it with download_workspaces=true")
+    return FileResponse(swarm.archive_path, media_type="application/gzip", filename=f"{swarm_id}.tar.gz")

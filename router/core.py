@@ -1,0 +1,74 @@
+"""Wires the router's parts together and runs their background work."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from router.authority import Authority
+from router.ingest import Ingest
+from router.providers.base import Provider
+from router.providers.registry import load_providers
+from router.relay import OutboxRelay
+from router.store.database import Database
+from router.store.migrate import upgrade
+from router.supervisor import Supervisor
+from router.transcript import Transcript
+from services.bus.base import EventBus
+from services.bus.factory import make_bus
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RouterCore:
+    settings: Settings
+    db: Database
+    bus: EventBus
+    providers: dict[str, Provider]
+    ingest: Ingest
+    authority: Authority
+    relay: OutboxRelay
+    supervisor: Supervisor
+    owns_bus: bool
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        for task in [*self.tasks, *self.authority.tasks]:
+            task.cancel()
+        await asyncio.gather(*self.tasks, *self.authority.tasks, return_exceptions=True)
+        for provider in self.providers.values():
+            await provider.stop()
+        await self.relay.relay_pending()
+        if self.owns_bus:
+            await self.bus.close()
+        await self.db.close()
+
+
+async def start_router(settings: Settings, bus: EventBus | None = None) -> RouterCore:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    url = settings.effective_database_url
+    await upgrade(url)
+    db = Database(url)
+    owns_bus = bus is None
+    bus = bus if bus is not None else make_bus(settings)
+    providers = load_providers(settings)
+    transcript = Transcript(settings.command_output_cap)
+    relay = OutboxRelay(db, bus)
+    db.on_events_committed = relay.wake
+    ingest = Ingest(db, bus, transcript)
+    authority = Authority(settings, db, providers, ingest, transcript)
+    ingest.on_exit_records = authority.on_exit_records
+    supervisor = Supervisor(authority)
+    core = RouterCore(settings, db, bus, providers, ingest, authority, relay, supervisor, owns_bus)
+    await relay.relay_pending()
+    for provider in providers.values():
+        await provider.start(ingest.handle)
+    await authority.recover()
+    core.tasks += [
+        asyncio.create_task(relay.run(), name="outbox-relay"),
+        asyncio.create_task(supervisor.run(), name="supervisor"),
+    ]
+    return core

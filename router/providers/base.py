@@ -1,0 +1,115 @@
+"""Where a swarm runs: one small class per backend behind this interface.
+
+A provider starts and stops jobs, answers probes, delivers inbox lines and streams outbox lines to
+the ingest step.  It never decides lifecycle: it reports facts and the router decides.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from router.ingest import OutboxLines
+from services.protocol.views import LaunchField
+
+LinesSink = Callable[[Sequence[OutboxLines]], Awaitable[None]]
+Progress = Callable[[str, str], Awaitable[None]]  # (phase, message)
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    id: str
+    label: str
+    backend: str
+    max_nodes: int
+    runtimes: tuple[str, ...]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    launch_fields: tuple[LaunchField, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)  # backend-specific (e.g. the Slurm cluster)
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    swarm_id: str
+    node_count: int
+    runtime: str
+    runtime_params: dict[str, Any]
+    params: dict[str, Any]  # validated launch-field values, defaults applied
+    system_prompt: str | None = None
+    agents_bundle: dict[str, str] | None = None
+
+
+class LaunchRejected(Exception):
+    """The backend refused the launch; the message is the backend's own words (e.g. sbatch's)."""
+
+
+class JobState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    ENDED = "ended"  # confirmed by the backend: the job is over
+    UNKNOWN = "unknown"  # the probe failed or was not conclusive; never a reason to end a swarm
+
+
+@dataclass(frozen=True)
+class JobReport:
+    state: JobState
+    reason: str | None = None  # e.g. Slurm's pending reason or terminal state
+    failed: bool = False  # for ENDED: did the job end in a failed state
+
+
+class Provider(ABC):
+    # True when the backend's probe can say why a job ended (Slurm's CANCELLED, TIMEOUT, ...): then a
+    # swarm whose node programs all exited cleanly ends at the probe, with the backend's reason.
+    probe_tells_why_jobs_end: bool = False
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+
+    async def start(self, sink: LinesSink) -> None:
+        """Begin background work (followers); sink receives outbox lines."""
+
+    async def stop(self) -> None:
+        """Stop background work; jobs keep running."""
+
+    @abstractmethod
+    async def launch(self, spec: LaunchSpec, progress: Progress) -> str:
+        """Start the job; return its job id.  Raises LaunchRejected with the backend's reason."""
+
+    @abstractmethod
+    async def find_job(self, swarm_id: str) -> str | None:
+        """The job already started for this swarm, if any (so a retried launch never starts two)."""
+
+    @abstractmethod
+    async def probe(self, job_ids: Sequence[str]) -> dict[str, JobReport]:
+        """One batched look at all of this provider's jobs."""
+
+    @abstractmethod
+    async def terminate(self, job_id: str, node_count: int) -> None:
+        """Stop the job; idempotent."""
+
+    @abstractmethod
+    async def deliver(self, job_id: str, node_id: int, line: bytes) -> None:
+        """Append one line to a node's inbox."""
+
+    @abstractmethod
+    def follow(self, job_id: str, offsets: dict[int, int]) -> None:
+        """Stream this job's outboxes to the sink, from the given byte offsets per node."""
+
+    @abstractmethod
+    def unfollow(self, job_id: str) -> None: ...
+
+    async def drain(self, job_id: str) -> None:
+        """Hand everything already written to this job's outboxes to the sink now (before an end is
+        recorded, so exit records are read first)."""
+
+    @abstractmethod
+    def rewind(self, job_id: str, node_id: int, offset: int) -> None:
+        """Read this node's outbox again from offset (after a failed ingest)."""
+
+    @abstractmethod
+    async def archive(self, job_id: str, node_count: int, dest: Path) -> Path:
+        """Pack the job's workspaces into dest (a .tar.gz) and return it."""

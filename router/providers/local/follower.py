@@ -1,0 +1,97 @@
+"""Follows outbox files on a local (or locally mounted) filesystem by polling byte offsets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+
+from router.ingest import OutboxLines
+from router.providers.base import LinesSink
+from services.node.records import outbox_path
+
+log = logging.getLogger(__name__)
+
+READ_LIMIT = 4 << 20  # bytes per file per poll
+
+
+@dataclass
+class _Followed:
+    path: str
+    offset: int
+    fd: int | None = None
+
+
+class LocalOutboxFollower:
+    def __init__(self, base: str, sink: LinesSink, poll_s: float) -> None:
+        self.base = base
+        self.sink = sink
+        self.poll_s = poll_s
+        self.files: dict[tuple[str, int], _Followed] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._reading = asyncio.Lock()
+
+    def follow(self, job_id: str, offsets: dict[int, int]) -> None:
+        for node_id, offset in offsets.items():
+            self.files[(job_id, node_id)] = _Followed(outbox_path(self.base, job_id, node_id), offset)
+
+    def unfollow(self, job_id: str) -> None:
+        for key in [key for key in self.files if key[0] == job_id]:
+            followed = self.files.pop(key)
+            if followed.fd is not None:
+                os.close(followed.fd)
+
+    def rewind(self, job_id: str, node_id: int, offset: int) -> None:
+        followed = self.files.get((job_id, node_id))
+        if followed is not None:
+            followed.offset = offset
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="local-outbox-follower")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for job_id in {key[0] for key in self.files}:
+            self.unfollow(job_id)
+
+    def read_new_lines(self) -> list[OutboxLines]:
+        chunks = []
+        for (job_id, node_id), followed in self.files.items():
+            if followed.fd is None:
+                try:
+                    followed.fd = os.open(followed.path, os.O_RDONLY)
+                except FileNotFoundError:
+                    continue  # the node has not written yet
+            available = os.fstat(followed.fd).st_size - followed.offset
+            if available <= 0:
+                continue
+            data = os.pread(followed.fd, min(available, READ_LIMIT), followed.offset)
+            end = data.rfind(b"\n")
+            if end < 0:
+                continue  # nothing, or only a partial line so far
+            start = followed.offset
+            followed.offset += end + 1
+            chunks.append(OutboxLines(job_id, node_id, data[:end].split(b"\n"), followed.offset, start))
+        return chunks
+
+    async def drain(self) -> bool:
+        """Read and ingest what is there now; False when ingesting failed (the lines are re-read later)."""
+        async with self._reading:
+            chunks = self.read_new_lines()
+            if not chunks:
+                return True
+            try:
+                await self.sink(chunks)
+            except Exception:
+                log.exception("ingest failed; these lines will be read again")
+                for chunk in chunks:
+                    self.rewind(chunk.job_id, chunk.node_id, chunk.start_offset)
+                return False
+            return True
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_s if await self.drain() else self.poll_s * 20)

@@ -1,0 +1,169 @@
+"""The local provider: node programs as child processes of the router's host, same mailbox layout."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from router.providers.base import (
+    JobReport,
+    JobState,
+    LaunchSpec,
+    LinesSink,
+    Progress,
+    Provider,
+    ProviderConfig,
+)
+from router.providers.local.follower import LocalOutboxFollower
+from router.providers.local.processes import is_node_process, reap, signal_process
+from router.providers.node_command import control_files, node_arguments, node_environment
+from services.node.records import inbox_path, node_tag
+from services.node.zipapp import build_zipapp
+
+
+def local_job_id(swarm_id: str) -> str:
+    """Derived from the swarm id, so a retried launch finds the job it may already have started."""
+    return f"local-{swarm_id}"
+
+
+class LocalProvider(Provider):
+    def __init__(self, config: ProviderConfig, base: Path, heartbeat_s: float, poll_s: float, grace_s: float) -> None:
+        super().__init__(config)
+        self.base = base
+        self.heartbeat_s = heartbeat_s
+        self.poll_s = poll_s
+        self.grace_s = grace_s
+        self.follower: LocalOutboxFollower | None = None
+        self._children: set[int] = set()
+
+    def _control_dir(self, job_id: str) -> Path:
+        return self.base / "runs" / job_id / "control"
+
+    def _pid_file(self, job_id: str, node_id: int) -> Path:
+        return self._control_dir(job_id) / f"node_{node_tag(node_id)}.pid"
+
+    def _pids(self, job_id: str) -> list[int]:
+        pids = []
+        for pid_file in sorted(self._control_dir(job_id).glob("node_*.pid")):
+            try:
+                pids.append(int(pid_file.read_text()))
+            except (OSError, ValueError):
+                continue
+        return pids
+
+    async def start(self, sink: LinesSink) -> None:
+        for sub in ("mailbox/inbox", "mailbox/outbox", "runs", "bin"):
+            (self.base / sub).mkdir(parents=True, exist_ok=True)
+        self.follower = LocalOutboxFollower(str(self.base), sink, self.poll_s)
+        self.follower.start()
+
+    async def stop(self) -> None:
+        if self.follower:
+            await self.follower.stop()
+
+    async def launch(self, spec: LaunchSpec, progress: Progress) -> str:
+        job_id = local_job_id(spec.swarm_id)
+        program = await asyncio.to_thread(build_zipapp, self.base / "bin")
+        control = self._control_dir(job_id)
+        control.mkdir(parents=True, exist_ok=True)
+        for name, content in control_files(spec).items():
+            (control / name).write_bytes(content)
+        await progress("starting", f"starting {spec.node_count} node programs on this host")
+        for node_id in range(spec.node_count):
+            args = node_arguments(spec, str(self.base), job_id, self.heartbeat_s, str(control), node_id)
+            pid = await asyncio.to_thread(self._spawn, [sys.executable, str(program), *args], control, node_id)
+            self._children.add(pid)
+            self._pid_file(job_id, node_id).write_text(str(pid))
+        return job_id
+
+    def _spawn(self, argv: list[str], control: Path, node_id: int) -> int:
+        with open(control / f"node_{node_tag(node_id)}.log", "ab") as log_file:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=node_environment(),
+                cwd=self.base,
+                start_new_session=True,  # nodes outlive a router crash
+            )
+        return process.pid
+
+    async def find_job(self, swarm_id: str) -> str | None:
+        job_id = local_job_id(swarm_id)
+        return job_id if self._control_dir(job_id).is_dir() else None
+
+    async def probe(self, job_ids: Sequence[str]) -> dict[str, JobReport]:
+        for pid in list(self._children):
+            reap(pid)
+        reports = {}
+        for job_id in job_ids:
+            pids = self._pids(job_id)
+            if not pids:  # cannot see the job's pid files: that proves nothing about the nodes
+                reports[job_id] = JobReport(JobState.UNKNOWN, reason=f"no pid files under {self._control_dir(job_id)}")
+            elif any(is_node_process(pid, job_id) for pid in pids):
+                reports[job_id] = JobReport(JobState.RUNNING)
+            else:
+                reports[job_id] = JobReport(
+                    JobState.ENDED, reason="every node process of this job has gone from this host", failed=True
+                )
+        return reports
+
+    async def terminate(self, job_id: str, node_count: int) -> None:
+        pids = self._pids(job_id)
+        for pid in pids:
+            signal_process(pid, job_id, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_s
+        while time.monotonic() < deadline:
+            for pid in pids:
+                reap(pid)
+            if not any(is_node_process(pid, job_id) for pid in pids):
+                return
+            await asyncio.sleep(0.05)
+        for pid in pids:
+            signal_process(pid, job_id, signal.SIGKILL)
+            reap(pid)
+
+    async def deliver(self, job_id: str, node_id: int, line: bytes) -> None:
+        fd = os.open(inbox_path(str(self.base), job_id, node_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    def follow(self, job_id: str, offsets: dict[int, int]) -> None:
+        assert self.follower is not None, "provider not started"
+        self.follower.follow(job_id, offsets)
+
+    def unfollow(self, job_id: str) -> None:
+        if self.follower:
+            self.follower.unfollow(job_id)
+
+    def rewind(self, job_id: str, node_id: int, offset: int) -> None:
+        if self.follower:
+            self.follower.rewind(job_id, node_id, offset)
+
+    async def drain(self, job_id: str) -> None:
+        if self.follower:
+            await self.follower.drain()
+
+    async def archive(self, job_id: str, node_count: int, dest: Path) -> Path:
+        def pack() -> Path:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            partial = dest.with_suffix(".partial")
+            with tarfile.open(partial, "w:gz") as tar:
+                for node_id in range(node_count):
+                    workspace = self.base / "runs" / job_id / f"node_{node_tag(node_id)}"
+                    if workspace.is_dir():
+                        tar.add(workspace, arcname=f"{job_id}/node_{node_tag(node_id)}")
+            partial.replace(dest)
+            return dest
+
+        return await asyncio.to_thread(pack)

@@ -1,0 +1,51 @@
+"""The node program's command line and environment, shared by every provider."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import orjson
+
+from router.providers.base import LaunchSpec
+
+# The only variables a node program inherits from the host; everything else is set explicitly.
+PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")
+
+
+def node_arguments(
+    spec: LaunchSpec,
+    base: str,
+    job_id: str,
+    heartbeat_s: float,
+    control_dir: str,
+    node_id: int | None,
+) -> list[str]:
+    """Arguments after `python3 <node.pyz>`; node_id None = take it from SLURM_NODEID."""
+    args = ["--base", base, "--job-id", job_id, "--runtime", spec.runtime, "--heartbeat-s", str(heartbeat_s)]
+    if node_id is not None:
+        args += ["--node-id", str(node_id)]
+    if spec.runtime_params:
+        args += ["--runtime-params", orjson.dumps(spec.runtime_params).decode()]
+    if spec.system_prompt:
+        args += ["--system-prompt-file", f"{control_dir}/system_prompt.txt"]
+    if spec.agents_bundle:
+        args += ["--bundle-file", f"{control_dir}/bundle.json"]
+    return args
+
+
+def control_files(spec: LaunchSpec) -> dict[str, bytes]:
+    """Files the node program reads at start (name → content), written into the job's control dir."""
+    files: dict[str, bytes] = {}
+    if spec.system_prompt:
+        files["system_prompt.txt"] = spec.system_prompt.encode()
+    if spec.agents_bundle:
+        files["bundle.json"] = orjson.dumps(spec.agents_bundle)
+    return files
+
+
+def node_environment(source: Mapping[str, str] = os.environ) -> dict[str, str]:
+    env = {key: source[key] for key in PASSED_THROUGH if key in source}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env

@@ -1,0 +1,57 @@
+"""The node program on the cluster: one zipapp under <base>/bin, named by its content hash, sent once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+from pathlib import Path
+
+import paramiko
+
+from router.ssh.connection import SshConnection
+from services.node.zipapp import build_zipapp
+
+BASE_DIRS = ("bin", "mailbox/inbox", "mailbox/outbox", "runs", "swarms")
+
+
+class ShippingFailed(RuntimeError):
+    pass
+
+
+def _upload_if_missing(sftp: paramiko.SFTPClient, local: Path, remote: str) -> None:
+    """Put `local` at `remote` unless a file of the same size is there (it is named by its content)."""
+    size = local.stat().st_size
+    try:
+        if sftp.stat(remote).st_size == size:
+            return
+    except FileNotFoundError:
+        pass
+    partial = f"{remote}.{os.getpid()}.partial"
+    sftp.put(str(local), partial)
+    sftp.posix_rename(partial, remote)  # atomic: a node never starts from half a file
+
+
+class ProgramShipper:
+    def __init__(self, ssh: SshConnection, base: str, local_dir: Path, timeout_s: float) -> None:
+        self.ssh = ssh
+        self.base = base
+        self.local_dir = local_dir
+        self.timeout_s = timeout_s
+        self._ready: str | None = None
+        self._lock = asyncio.Lock()
+
+    async def ensure(self) -> str:
+        """The remote path of the current node program; the base directories exist afterwards."""
+        async with self._lock:
+            local = await asyncio.to_thread(build_zipapp, self.local_dir)
+            remote = f"{self.base}/bin/{local.name}"
+            if self._ready == remote:
+                return remote
+            dirs = " ".join(shlex.quote(f"{self.base}/{sub}") for sub in BASE_DIRS)
+            made = await self.ssh.run(f"mkdir -p {dirs}", self.timeout_s)
+            if made.status != 0:
+                raise ShippingFailed(f"cannot create the directories under {self.base}: {made.err}")
+            await self.ssh.sftp(lambda sftp: _upload_if_missing(sftp, local, remote))
+            self._ready = remote
+            return remote

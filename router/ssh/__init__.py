@@ -1,0 +1,1 @@
+"""One long-lived SSH connection per cluster (paramiko), used off the event loop."""

@@ -1,0 +1,113 @@
+"""The router's schema (SQLAlchemy 2).  Alembic migrations in migrations/ are the only way it is made."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; Postgres gets a BIGINT identity.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class SwarmRow(Base):
+    __tablename__ = "swarms"
+
+    swarm_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # Set exactly once, when the provider returns it; a database trigger refuses any later change.
+    job_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    request_id: Mapped[str] = mapped_column(String(40))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    alias: Mapped[str | None] = mapped_column(String(120))
+    provider: Mapped[str] = mapped_column(String(64))
+    runtime: Mapped[str] = mapped_column(String(32))
+    node_count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    health: Mapped[str] = mapped_column(String(16), default="ok")
+    reason: Mapped[str | None] = mapped_column(Text)
+    provider_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    runtime_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    system_prompt: Mapped[str | None] = mapped_column(Text)
+    agents_bundle: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    download_workspaces: Mapped[bool] = mapped_column(Boolean, default=False)
+    archive_path: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    terminated_at: Mapped[datetime | None]
+
+
+class NodeRow(Base):
+    __tablename__ = "nodes"
+
+    swarm_id: Mapped[str] = mapped_column(ForeignKey("swarms.swarm_id", ondelete="CASCADE"), primary_key=True)
+    node_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    last_heartbeat_at: Mapped[datetime | None]
+    # Ingestion progress, committed together with the durable transcript it produced.
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    outbox_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+
+
+class InjectionRow(Base):
+    __tablename__ = "injections"
+    __table_args__ = (Index("ix_injections_node", "swarm_id", "node_id"),)
+
+    injection_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    swarm_id: Mapped[str] = mapped_column(ForeignKey("swarms.swarm_id", ondelete="CASCADE"))
+    node_id: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str] = mapped_column(String(40))
+    content: Mapped[str] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class TurnRow(Base):
+    """The durable transcript of one injection on one node: completed items only, never deltas."""
+
+    __tablename__ = "turns"
+    __table_args__ = (Index("ix_turns_node", "swarm_id", "node_id"),)
+
+    injection_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    swarm_id: Mapped[str] = mapped_column(ForeignKey("swarms.swarm_id", ondelete="CASCADE"))
+    node_id: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    reasoning: Mapped[str] = mapped_column(Text, default="")
+    assistant: Mapped[str] = mapped_column(Text, default="")
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # latest cumulative figures, never summed
+
+
+class CommandRow(Base):
+    __tablename__ = "commands"
+
+    swarm_id: Mapped[str] = mapped_column(ForeignKey("swarms.swarm_id", ondelete="CASCADE"), primary_key=True)
+    node_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    injection_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger)  # orders a turn's commands
+    command: Mapped[str] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(16))
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    output: Mapped[str] = mapped_column(Text, default="")
+
+
+class OutboxEventRow(Base):
+    """Lifecycle events written in the same transaction as the state change; the relay publishes them."""
+
+    __tablename__ = "event_outbox"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    envelope: Mapped[str] = mapped_column(Text)  # the JSON envelope

@@ -1,0 +1,115 @@
+"""The durable transcript: completed items of each turn, kept in the database (never the deltas)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from router.store.tables import CommandRow, TurnRow
+from services.protocol import EventName
+
+DURABLE_EVENTS = frozenset(
+    {
+        EventName.TURN_STARTED,
+        EventName.REASONING,
+        EventName.ASSISTANT,
+        EventName.COMMAND_STARTED,
+        EventName.COMMAND_COMPLETED,
+        EventName.USAGE,
+        EventName.TURN_COMPLETE,
+    }
+)
+TRUNCATION_NOTE = "\n… [output truncated: {dropped} more characters]"
+
+
+def cap_output(output: str, cap: int) -> str:
+    if len(output) <= cap:
+        return output
+    return output[:cap] + TRUNCATION_NOTE.format(dropped=len(output) - cap)
+
+
+def _joined(existing: str, addition: str) -> str:
+    return f"{existing}\n\n{addition}" if existing else addition
+
+
+class Transcript:
+    def __init__(self, output_cap: int) -> None:
+        self.output_cap = output_cap
+
+    @staticmethod
+    def open_turn(session: AsyncSession, swarm_id: str, node_id: int, injection_id: str, prompt: str) -> None:
+        session.add(
+            TurnRow(
+                injection_id=injection_id,
+                swarm_id=swarm_id,
+                node_id=node_id,
+                prompt=prompt,
+                status="queued",
+                reasoning="",
+                assistant="",
+            )
+        )
+
+    async def apply(
+        self,
+        session: AsyncSession,
+        swarm_id: str,
+        node_id: int,
+        injection_id: str | None,
+        seq: int,
+        event: EventName,
+        fields: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        """Apply one durable event (see DURABLE_EVENTS).  Called exactly once per record."""
+        if event in (EventName.COMMAND_STARTED, EventName.COMMAND_COMPLETED):
+            await self._apply_command(session, swarm_id, node_id, injection_id, seq, event, fields)
+            return
+        if injection_id is None:
+            return  # runtime output outside any injection (e.g. start-up): on the bus only
+        turn = await session.get(TurnRow, injection_id)
+        if turn is None:
+            self.open_turn(session, swarm_id, node_id, injection_id, prompt="")
+            turn = await session.get(TurnRow, injection_id)
+            assert turn is not None
+        if event is EventName.TURN_STARTED:
+            turn.status, turn.started_at = "running", at
+        elif event is EventName.REASONING:
+            turn.reasoning = _joined(turn.reasoning, fields.get("text") or "")
+        elif event is EventName.ASSISTANT:
+            turn.assistant = _joined(turn.assistant, fields.get("text") or "")
+        elif event is EventName.USAGE:
+            turn.usage = {"total": fields.get("total"), "last": fields.get("last")}  # cumulative: keep latest
+        elif event is EventName.TURN_COMPLETE:
+            turn.status, turn.completed_at = fields.get("status") or "completed", at
+
+    async def _apply_command(
+        self,
+        session: AsyncSession,
+        swarm_id: str,
+        node_id: int,
+        injection_id: str | None,
+        seq: int,
+        event: EventName,
+        fields: dict[str, Any],
+    ) -> None:
+        call_id = str(fields.get("call_id"))
+        row = await session.get(CommandRow, (swarm_id, node_id, call_id))
+        if row is None:
+            row = CommandRow(
+                swarm_id=swarm_id,
+                node_id=node_id,
+                call_id=call_id,
+                injection_id=injection_id,
+                seq=seq,
+                command=str(fields.get("command") or ""),
+                status="inProgress",
+                output="",
+            )
+            session.add(row)
+        if event is EventName.COMMAND_COMPLETED:
+            row.status = fields.get("status")
+            row.exit_code = fields.get("exit_code")
+            row.output = cap_output(str(fields.get("output") or ""), self.output_cap)

@@ -1,0 +1,1 @@
+"""What every Codeswarm part shares: protocol, event bus, settings, auth and the node program."""

@@ -1,0 +1,149 @@
+"""The in-process event bus of the embedded mode: Redis Streams semantics inside one event loop.
+
+Entries live in parallel lists (parsed ids, id strings, payloads) with a moving head: trimming the oldest
+entries advances the head and the lists are compacted once the dead prefix outgrows the live part, so
+appends and trims are amortized O(1) and "entries after id" is a bisect, O(log n).
+
+Every method runs on the event loop without awaiting in the middle of a change, so a publish (entries
+plus cursors) is atomic for every other coroutine.  Not thread-safe: use it from one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from services.bus.base import START_ID, BusEntry, EventBus, encode_envelope, parse_entry_id
+
+EntryKey = tuple[int, int]
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class MemoryEventBus(EventBus):
+    """Bounded to exactly ``maxlen`` entries (Redis trims approximately; this one is exact)."""
+
+    def __init__(self, maxlen: int = 200_000, *, clock_ms: Callable[[], int] = _wall_clock_ms) -> None:
+        if maxlen < 1:
+            raise ValueError("maxlen must be at least 1")
+        self.maxlen = maxlen
+        self._clock_ms = clock_ms
+        self._keys: list[EntryKey] = []  # parsed ids, for bisect
+        self._ids: list[str] = []
+        self._payloads: list[bytes] = []
+        self._head = 0  # index of the oldest retained entry in the three lists
+        self._last: EntryKey = parse_entry_id(START_ID)
+        self._cursors: dict[str, str] = {}
+        self._published = asyncio.Event()  # set and replaced by a publish that has waiters
+        self._waiting = 0
+        self._closed = False
+
+    @property
+    def waiting_readers(self) -> int:
+        """How many ``read_after`` calls are blocked right now (for tests and metrics)."""
+        return self._waiting
+
+    def __len__(self) -> int:
+        return len(self._keys) - self._head
+
+    async def publish(
+        self, envelopes: Sequence[Mapping[str, Any] | bytes], cursors: Mapping[str, str] | None = None
+    ) -> list[str]:
+        """Append envelopes (mappings are encoded with orjson; ``bytes`` are taken as already-encoded
+        JSON and stored as is) and store ``cursors`` in the same step; return the new entry ids."""
+        self._check_open()
+        payloads = [encode_envelope(envelope) for envelope in envelopes]  # may raise: nothing changed yet
+        now = self._clock_ms()
+        keys = [self._next_key(now) for _ in payloads]
+        ids = [f"{ms}-{seq}" for ms, seq in keys]
+        self._keys += keys
+        self._ids += ids
+        self._payloads += payloads
+        if cursors:
+            self._cursors.update(cursors)
+        if payloads:
+            self._trim()
+            if self._waiting:  # every waiter holds this event: wake them all, the next ones get a new one
+                self._published.set()
+                self._published = asyncio.Event()
+        return ids
+
+    async def read_after(self, after_id: str, count: int = 1000, block_ms: int | None = None) -> list[BusEntry]:
+        after = parse_entry_id(after_id)
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        if block_ms is not None and block_ms < 0:
+            raise ValueError("block_ms must be >= 0 (0 = wait forever)")
+        self._check_open()
+        entries = self._slice(after, count)
+        if entries or block_ms is None:
+            return entries
+        loop = asyncio.get_running_loop()
+        deadline = None if block_ms == 0 else loop.time() + block_ms / 1000
+        while not entries:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                break
+            published = self._published
+            self._waiting += 1
+            try:
+                await asyncio.wait_for(published.wait(), remaining)
+            except TimeoutError:
+                break
+            finally:
+                self._waiting -= 1
+            self._check_open()
+            entries = self._slice(after, count)
+        return entries
+
+    async def last_id(self) -> str:
+        return self._ids[-1] if len(self) else START_ID
+
+    async def first_id(self) -> str | None:
+        return self._ids[self._head] if len(self) else None
+
+    async def cursors(self) -> dict[str, str]:
+        return dict(self._cursors)
+
+    async def ping(self) -> bool:
+        return not self._closed
+
+    async def close(self) -> None:
+        """Blocked readers wake up and get ``RuntimeError``; later calls fail the same way."""
+        self._closed = True
+        self._published.set()
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the event bus is closed")
+
+    def _next_key(self, now: int) -> EntryKey:
+        """Like Redis: the wall-clock ms with seq 0, or the last ms with seq + 1 when the clock has not
+        moved on (same ms, or a clock that went backwards)."""
+        last_ms, last_seq = self._last
+        key = (now, 0) if now > last_ms else (last_ms, last_seq + 1)
+        self._last = key
+        return key
+
+    def _slice(self, after: EntryKey, count: int) -> list[BusEntry]:
+        start = bisect_right(self._keys, after, lo=self._head)
+        end = start + count
+        return [BusEntry(i, d) for i, d in zip(self._ids[start:end], self._payloads[start:end], strict=True)]
+
+    def _trim(self) -> None:
+        excess = len(self) - self.maxlen
+        if excess <= 0:
+            return
+        self._head += excess
+        if self._head >= len(self._keys) - self._head:  # the dead prefix is at least the live part
+            del self._keys[: self._head]
+            del self._ids[: self._head]
+            del self._payloads[: self._head]
+            self._head = 0

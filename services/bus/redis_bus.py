@@ -1,0 +1,131 @@
+"""The event bus on Redis Streams.
+
+Keys (all under the install's prefix): ``<prefix>events`` — one stream, each entry a single field ``d``
+holding the envelope as JSON bytes; ``<prefix>cursors`` — a hash of the writers' cursor values.
+
+A publish is one server-side script run in one round trip: every XADD (``MAXLEN ~ maxlen``) and the
+HSET of the cursors happen atomically, whatever the number of entries, so a reader never sees cursors
+that run ahead of the entries they describe and a crashed writer never leaves half a publish behind.
+(A script also packs far faster in redis-py than a MULTI/EXEC pipeline of single XADDs.)  Writers keep
+their publishes bounded (a few thousand entries) because a script blocks Redis while it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from services.bus.base import START_ID, BusEntry, EventBus, encode_envelope, parse_entry_id
+
+FIELD = b"d"
+CONNECT_TIMEOUT_S = 5.0
+
+# KEYS: stream, cursors hash.  ARGV: maxlen, number of cursor pairs, the pairs, then the payloads.
+PUBLISH_SCRIPT = """
+local pairs = tonumber(ARGV[2])
+local ids = {}
+for i = 3 + 2 * pairs, #ARGV do
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'd', ARGV[i])
+end
+for i = 3, 2 + 2 * pairs, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+return ids
+"""
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisEventBus(EventBus):
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "codeswarm:",
+        maxlen: int = 200_000,
+        *,
+        client: Redis | None = None,
+    ) -> None:
+        """``client`` lets a caller share a connection pool; it must use ``decode_responses=False``.
+        Without one the bus opens its own (from ``url``) and closes it in ``close``: connecting gives up
+        after ``CONNECT_TIMEOUT_S``; reads have no socket timeout (``XREAD BLOCK 0`` waits forever)."""
+        if maxlen < 1:
+            raise ValueError("maxlen must be at least 1")
+        self.stream_key = f"{prefix}events"
+        self.cursors_key = f"{prefix}cursors"
+        self.maxlen = maxlen
+        self._owns_client = client is None
+        if client is None:
+            client = Redis.from_url(
+                url, decode_responses=False, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_keepalive=True
+            )
+        self.redis: Redis = client
+        self._publish_script = self.redis.register_script(PUBLISH_SCRIPT)
+
+    async def publish(
+        self, envelopes: Sequence[Mapping[str, Any] | bytes], cursors: Mapping[str, str] | None = None
+    ) -> list[str]:
+        """Append envelopes (mappings are encoded with orjson; ``bytes`` are taken as already-encoded
+        JSON and published as is) and store ``cursors`` atomically with them; return the entry ids.
+        Publishing no envelopes but some cursors just stores the cursors."""
+        payloads = [encode_envelope(envelope) for envelope in envelopes]
+        if not payloads and not cursors:
+            return []
+        pairs = [part for name, value in (cursors or {}).items() for part in (name, value)]
+        ids = await self._publish_script(
+            keys=[self.stream_key, self.cursors_key], args=[self.maxlen, len(pairs) // 2, *pairs, *payloads]
+        )
+        return [_text(entry_id) for entry_id in ids]
+
+    async def read_after(self, after_id: str, count: int = 1000, block_ms: int | None = None) -> list[BusEntry]:
+        parse_entry_id(after_id)  # a ValueError here beats a server error later
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        if block_ms is not None and block_ms < 0:
+            raise ValueError("block_ms must be >= 0 (0 = wait forever)")
+        response = await self.redis.xread({self.stream_key: after_id}, count=count, block=block_ms)
+        return [BusEntry(_text(entry_id), fields[FIELD]) for entry_id, fields in _stream_entries(response)]
+
+    async def last_id(self) -> str:
+        return _first_entry_id(await self.redis.xrevrange(self.stream_key, "+", "-", count=1)) or START_ID
+
+    async def first_id(self) -> str | None:
+        return _first_entry_id(await self.redis.xrange(self.stream_key, "-", "+", count=1))
+
+    async def cursors(self) -> dict[str, str]:
+        stored = await self.redis.hgetall(self.cursors_key)
+        return {_text(name): _text(value) for name, value in stored.items()}
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self.redis.aclose()
+
+
+def _first_entry_id(entries: Any) -> str | None:
+    return _text(entries[0][0]) if entries else None
+
+
+def _stream_entries(response: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """The entries of the one stream in an XREAD reply in any shape redis-py gives: a list of
+    ``[key, entries]`` (RESP2 and legacy RESP3), a map ``{key: entries}`` (unified responses) or
+    ``{key: [entries]}`` (older RESP3 parsers); an empty or nil reply gives none."""
+    if not response:
+        return []
+    streams = list(response.values()) if isinstance(response, dict) else [entries for _, entries in response]
+    found: list[tuple[bytes, dict[bytes, bytes]]] = []
+    for entries in streams:
+        first = entries[0] if entries else None
+        nested = isinstance(first, list) and (not first or not isinstance(first[0], bytes | str))
+        for entry_id, fields in [e for inner in entries for e in inner] if nested else entries:
+            found.append((entry_id, fields))
+    return found

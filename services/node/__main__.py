@@ -1,0 +1,19 @@
+"""`codeswarm-node` / `python -m services.node` / `python3 codeswarm-node-<hash>.pyz`: run the node program."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from services.node.cli import parse_args
+from services.node.program import NodeProgram
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(argv, os.environ)
+    return NodeProgram(options).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

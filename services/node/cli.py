@@ -1,0 +1,91 @@
+"""The node program's command line."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+DESCRIPTION = """\
+Codeswarm node program: reads injections from <base>/mailbox/inbox/<job>_<NN>.jsonl, runs them with
+an agent runtime in <base>/runs/<job>/node_<NN>/ and writes records to
+<base>/mailbox/outbox/<job>_<NN>.jsonl.  Standard library only."""
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    base: str
+    job_id: str
+    node_id: int
+    runtime: str
+    runtime_params: str  # JSON text of an object; checked at start-up (a bad value ends in an exit record)
+    heartbeat_s: float
+    system_prompt_file: str | None
+    bundle_file: str | None
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+    return value
+
+
+def _node_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _job_id(text: str) -> str:
+    if not JOB_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a job id (letters, digits, '.', '_', '-'; 128 at most)")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codeswarm-node", description=DESCRIPTION)
+    parser.add_argument("--base", required=True, help="directory holding mailbox/ and runs/ (created if missing)")
+    parser.add_argument("--job-id", required=True, type=_job_id, help="the job this node belongs to")
+    parser.add_argument("--node-id", type=_node_id, help="this node's index (default: $SLURM_NODEID)")
+    parser.add_argument("--runtime", default="mock", help="agent runtime: mock or shell (default: mock)")
+    parser.add_argument("--runtime-params", default="{}", help="JSON object of runtime parameters")
+    parser.add_argument("--heartbeat-s", type=_positive_float, default=2.0, help="heartbeat interval (default 2.0)")
+    parser.add_argument("--system-prompt-file", help="text file with the system prompt")
+    parser.add_argument("--bundle-file", help="JSON object {relative path: text} written into the workspace first")
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> NodeOptions:
+    """Parse the command line; exits with status 2 and a message on stderr when it is unusable."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    node_id = args.node_id
+    if node_id is None:
+        slurm_node_id = environ.get("SLURM_NODEID")
+        if slurm_node_id is None:
+            parser.error("no node id: pass --node-id or run under Slurm (SLURM_NODEID is not set)")
+        try:
+            node_id = _node_id(slurm_node_id.strip())
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"SLURM_NODEID is unusable: {exc}")
+    return NodeOptions(
+        base=args.base,
+        job_id=args.job_id,
+        node_id=node_id,
+        runtime=args.runtime,
+        runtime_params=args.runtime_params,
+        heartbeat_s=args.heartbeat_s,
+        system_prompt_file=args.system_prompt_file,
+        bundle_file=args.bundle_file,
+    )

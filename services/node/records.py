@@ -1,0 +1,76 @@
+"""The mailbox contract between the router and the node program (standard library only).
+
+Layout, on a filesystem both sides see (the shared filesystem on Slurm)::
+
+    <base>/mailbox/inbox/<job_id>_<NN>.jsonl    router appends, node reads
+    <base>/mailbox/outbox/<job_id>_<NN>.jsonl   node appends, router follows
+    <base>/runs/<job_id>/node_<NN>/             the node's workspace (the agent's cwd)
+
+NN is the node index, at least two digits.  Every line is one JSON object followed by "\\n".
+
+Outbox record (node → router)::
+
+    {"seq": 1, "ts": 1795527514.66, "job_id": "...", "node_id": 0, "injection_id": null,
+     "kind": "hello", "payload": {...}}
+
+`seq` starts at 1 and grows by one per record of that node, so (job_id, node_id, seq) identifies a
+record and ingestion is idempotent.  Kinds:
+
+- ``hello``      the node program started: ``{pid, host, runtime, thread_id}``
+- ``heartbeat``  every heartbeat interval: ``{}``
+- ``runtime``    one raw runtime message, exactly as the runtime wrote it (codex app-server JSON-RPC
+                 shapes; the mock and shell runtimes write the same shapes): ``{...}``
+- ``inbox_error`` an inbox line the node could not use: ``{line, error}``
+- ``exit``       the node program is exiting: ``{code, reason}``
+
+Inbox line (router → node)::
+
+    {"type": "inject", "injection_id": "...", "content": "...", "mode": "queue" | "steer", "ts": ...}
+    {"type": "approval", "call_id": "...", "decision": "accept" | "decline", "ts": ...}
+"""
+
+from __future__ import annotations
+
+KIND_HELLO = "hello"
+KIND_HEARTBEAT = "heartbeat"
+KIND_RUNTIME = "runtime"
+KIND_INBOX_ERROR = "inbox_error"
+KIND_EXIT = "exit"
+
+INBOX_INJECT = "inject"
+INBOX_APPROVAL = "approval"
+
+# Inject modes: "queue" runs after the injections already waiting; "steer" goes to the head of the queue
+# (ahead of every queued injection, behind earlier steers) unless the runtime can steer the running turn.
+MODE_QUEUE = "queue"
+MODE_STEER = "steer"
+INJECT_MODES = (MODE_QUEUE, MODE_STEER)
+
+APPROVAL_DECISIONS = ("accept", "decline")
+
+# `exit` record codes: 0 = stopped (signal or end of input), 1 = unexpected error, 2 = bad configuration.
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CONFIG = 2
+
+
+def node_tag(node_id: int) -> str:
+    """The two-digit node index used in file and directory names."""
+    return f"{node_id:02d}"
+
+
+def mailbox_name(job_id: str, node_id: int) -> str:
+    """File name of a node's inbox or outbox."""
+    return f"{job_id}_{node_tag(node_id)}.jsonl"
+
+
+def inbox_path(base: str, job_id: str, node_id: int) -> str:
+    return f"{base}/mailbox/inbox/{mailbox_name(job_id, node_id)}"
+
+
+def outbox_path(base: str, job_id: str, node_id: int) -> str:
+    return f"{base}/mailbox/outbox/{mailbox_name(job_id, node_id)}"
+
+
+def workspace_path(base: str, job_id: str, node_id: int) -> str:
+    return f"{base}/runs/{job_id}/node_{node_tag(node_id)}"

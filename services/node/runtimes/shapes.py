@@ -1,0 +1,138 @@
+"""The codex app-server 0.169.0 message shapes (see fixtures/codex/), built for the mock and shell runtimes.
+
+Only notifications are built here: `{"method", "params", "emittedAtMs"}`, with exactly the param and
+item keys codex writes.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+import uuid
+from typing import Any
+
+Message = dict[str, Any]
+Item = dict[str, Any]
+
+MODEL_CONTEXT_WINDOW = 128000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_id(prefix: str = "") -> str:
+    return f"{prefix}{uuid.uuid4().hex}" if prefix else str(uuid.uuid4())
+
+
+def notification(method: str, params: dict[str, Any]) -> Message:
+    return {"method": method, "params": params, "emittedAtMs": now_ms()}
+
+
+def turn(
+    turn_id: str,
+    status: str,
+    started_at: int,
+    *,
+    items: list[Item] | None = None,
+    items_view: str = "notLoaded",
+    completed_at: int | None = None,
+    duration_ms: int | None = None,
+) -> dict[str, Any]:
+    """A `turn` object; `started_at` / `completed_at` are in seconds, as codex writes them."""
+    return {
+        "id": turn_id,
+        "rootTurnId": turn_id,
+        "items": items or [],
+        "itemsView": items_view,
+        "status": status,
+        "error": None,
+        "startedAt": started_at,
+        "completedAt": completed_at,
+        "durationMs": duration_ms,
+    }
+
+
+def user_message(item_id: str, text: str, started_ms: int, completed_ms: int | None) -> Item:
+    return {
+        "type": "userMessage",
+        "id": item_id,
+        "clientId": None,
+        "content": [{"type": "text", "text": text, "text_elements": []}],
+        "startedAtMs": started_ms,
+        "completedAtMs": completed_ms,
+    }
+
+
+def reasoning(item_id: str, summary: list[str], started_ms: int, completed_ms: int | None) -> Item:
+    return {
+        "type": "reasoning",
+        "id": item_id,
+        "summary": summary,
+        "content": [],
+        "startedAtMs": started_ms,
+        "completedAtMs": completed_ms,
+    }
+
+
+def agent_message(item_id: str, text: str, started_ms: int, completed_ms: int | None) -> Item:
+    return {
+        "type": "agentMessage",
+        "moderation": None,
+        "id": item_id,
+        "text": text,
+        "phase": None,
+        "memoryCitation": None,
+        "delivery": None,
+        "questions": None,
+        "startedAtMs": started_ms,
+        "completedAtMs": completed_ms,
+    }
+
+
+def command_execution(
+    item_id: str,
+    command: str,
+    cwd: str,
+    process_id: int | None,
+    started_ms: int,
+    *,
+    status: str = "inProgress",
+    output: str | None = None,
+    exit_code: int | None = None,
+    duration_ms: int | None = None,
+    completed_ms: int | None = None,
+) -> Item:
+    """`command` is the shell text; the item shows it as codex does: `/bin/bash -lc '<command>'`."""
+    return {
+        "type": "commandExecution",
+        "id": item_id,
+        "pluginId": None,
+        "scriptPath": None,
+        "command": shlex.join(["/bin/bash", "-lc", command]),
+        "cwd": cwd,
+        "processId": None if process_id is None else str(process_id),
+        "source": "unifiedExecStartup",
+        "status": status,
+        "commandActions": [{"type": "unknown", "command": command}],
+        "aggregatedOutput": output,
+        "exitCode": exit_code,
+        "durationMs": duration_ms,
+        "startedAtMs": started_ms,
+        "completedAtMs": completed_ms,
+    }
+
+
+def token_breakdown(input_tokens: int, cached_input: int, output_tokens: int, reasoning_output: int) -> dict[str, int]:
+    return {
+        "totalTokens": input_tokens + output_tokens,
+        "inputTokens": input_tokens,
+        "cachedInputTokens": cached_input,
+        "cacheWriteInputTokens": 0,
+        "outputTokens": output_tokens,
+        "reasoningOutputTokens": reasoning_output,
+    }
+
+
+def add_breakdowns(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
+    return {key: first.get(key, 0) + value for key, value in second.items()}

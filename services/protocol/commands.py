@@ -1,0 +1,54 @@
+"""Request bodies of the REST commands (router and mirror accept the same ones)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_PROMPT_CHARS = 200_000
+
+NodeSelector = (
+    Literal["all"] | Annotated[int, Field(ge=0)] | Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
+)
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LaunchRequest(_Command):
+    nodes: Annotated[int, Field(ge=1, description="How many agent workers (nodes) to start.")]
+    provider: str | None = Field(None, description="Provider id from GET /v1/providers; the first one if omitted.")
+    runtime: str | None = Field(None, description="Agent runtime on each node: mock, shell, ...")
+    alias: Annotated[str, Field(max_length=120)] | None = None
+    system_prompt: Annotated[str, Field(max_length=MAX_PROMPT_CHARS)] | None = None
+    provider_params: dict[str, Any] = Field(
+        default_factory=dict, description="Values for the provider's launch fields."
+    )
+    runtime_params: dict[str, Any] = Field(default_factory=dict)
+    agents_bundle: dict[str, str] | None = Field(
+        None, description="Files (relative path → text) written into every node's workspace, e.g. AGENTS.md."
+    )
+
+
+class InjectRequest(_Command):
+    nodes: NodeSelector = Field(description='"all", one node index, or a list of indexes.')
+    content: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)]
+    mode: Literal["queue", "steer"] = "queue"
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("content is blank; send the prompt text to inject")
+        return value
+
+
+class TerminateRequest(_Command):
+    download_workspaces: bool = False
+
+
+class ApprovalRequest(_Command):
+    node_id: Annotated[int, Field(ge=0)]
+    decision: Literal["accept", "decline"]

@@ -1,0 +1,84 @@
+"""The `codeswarm.router.v1` event envelope and the one list of event names.
+
+An event travels as a JSON envelope::
+
+    {"protocol": "codeswarm.router.v1", "type": "event", "id": "...", "timestamp": "...",
+     "event": "<name>", "data": {"swarm_id": ..., ...}}
+
+`data` always carries `swarm_id` and, where it applies, `job_id`, `node_id` and `injection_id`; the raw
+runtime message is kept under `raw`.  Clients ignore events and fields they do not know.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+PROTOCOL = "codeswarm.router.v1"
+
+
+class EventName(StrEnum):
+    # execution (from the agent runtimes, translated by the router)
+    TURN_STARTED = "turn_started"
+    REASONING_DELTA = "reasoning_delta"
+    REASONING = "reasoning"
+    ASSISTANT_DELTA = "assistant_delta"
+    ASSISTANT = "assistant"
+    COMMAND_STARTED = "command_started"
+    COMMAND_OUTPUT_DELTA = "command_output_delta"
+    COMMAND_COMPLETED = "command_completed"
+    FILECHANGE_STARTED = "filechange_started"
+    FILECHANGE_COMPLETED = "filechange_completed"
+    EXEC_APPROVAL_REQUIRED = "exec_approval_required"
+    EXEC_APPROVAL_RESOLVED = "exec_approval_resolved"
+    USAGE = "usage"
+    TURN_COMPLETE = "turn_complete"
+    THREAD_STATUS = "thread_status"
+    AGENT_ERROR = "agent_error"
+    # lifecycle and commands (decided by the router)
+    SWARM_LAUNCH_PROGRESS = "swarm_launch_progress"
+    SWARM_LAUNCHED = "swarm_launched"
+    SWARM_STATUS = "swarm_status"
+    SWARM_TERMINATED = "swarm_terminated"
+    SWARM_REMOVED = "swarm_removed"
+    NODE_STATUS = "node_status"
+    COMMAND_REJECTED = "command_rejected"
+    INJECT_ACK = "inject_ack"
+    INJECT_DELIVERED = "inject_delivered"
+    INJECT_FAILED = "inject_failed"
+    WORKSPACE_ARCHIVE_READY = "workspace_archive_ready"
+    WORKSPACE_ARCHIVE_FAILED = "workspace_archive_failed"
+
+
+# Streamed fragments: they travel on the bus only and may be coalesced; everything else is durable.
+DELTA_EVENTS = frozenset({EventName.REASONING_DELTA, EventName.ASSISTANT_DELTA, EventName.COMMAND_OUTPUT_DELTA})
+
+_counter = itertools.count()
+_prefix = os.urandom(4).hex()
+
+
+def new_event_id() -> str:
+    """A process-unique, cheap event id (not the bus entry id, which the bus assigns)."""
+    return f"{_prefix}{next(_counter):x}"
+
+
+def utc_timestamp(epoch_seconds: float | None = None) -> str:
+    """ISO 8601 UTC with milliseconds, e.g. ``2026-11-24T16:18:17.123Z``."""
+    moment = datetime.fromtimestamp(time.time() if epoch_seconds is None else epoch_seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def make_envelope(event: EventName | str, data: dict[str, Any], timestamp: str | None = None) -> dict[str, Any]:
+    """Wrap one event's data in the v1 envelope.  Plain dicts: this sits on the ingest hot path."""
+    return {
+        "protocol": PROTOCOL,
+        "type": "event",
+        "id": new_event_id(),
+        "timestamp": timestamp or utc_timestamp(),
+        "event": str(event),
+        "data": data,
+    }

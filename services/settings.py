@@ -1,0 +1,95 @@
+"""One settings class for every Codeswarm service; values come from CODESWARM_* environment variables.
+
+The embedded default (``make run``): SQLite, the in-process bus, the local provider, mock agents.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CODESWARM_", extra="ignore")
+
+    # where state lives
+    home: Path = Field(Path(".codeswarm"), description="Base directory for local state (SQLite, runs, archives).")
+    database_url: str = Field("", description="SQLAlchemy async URL; empty = SQLite under home.")
+    bus: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = Field("codeswarm:", description="Key prefix for every Redis key this install uses.")
+    stream_maxlen: int = Field(200_000, ge=1000, description="Approximate bound of the event stream.")
+
+    # network
+    router_host: str = "127.0.0.1"
+    router_port: int = 8765
+    mirror_host: str = "127.0.0.1"
+    mirror_port: int = 8766
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    router_url: str = Field("", description="How the mirror and CLI reach the router; empty = from host/port.")
+    mirror_url: str = Field("", description="How the web app and CLI reach the mirror; empty = from host/port.")
+    web_origin: str = Field("", description="The browser origin allowed by CORS; empty = from web host/port.")
+    api_token: str = Field("", description="When set, every route but /healthz needs 'Authorization: Bearer <token>'.")
+    max_body_bytes: int = Field(1_048_576, description="Larger request bodies are refused with 413.")
+
+    # providers
+    providers_file: Path | None = Field(None, description="TOML file with provider entries; default: local only.")
+
+    # lifecycle
+    heartbeat_interval_s: float = Field(2.0, gt=0)
+    stale_after_missed: int = Field(3, ge=1)
+    terminated_ttl_s: float = Field(900.0, ge=0, description="How long ended swarms stay visible.")
+    terminate_grace_s: float = Field(10.0, ge=0)
+    launch_timeout_s: float = Field(600.0, gt=0, description="A launch still pending after this is cancelled.")
+    probe_interval_s: float = Field(30.0, gt=0)
+    ingest_poll_s: float = Field(0.005, gt=0, description="How often local outboxes are polled for new lines.")
+    slurm_follow_poll_s: float = Field(
+        0.05, gt=0, description="How often the follower on a cluster's login node checks the outboxes."
+    )
+    slurm_launch_settle_s: float = Field(
+        3.0, ge=0, description="How long a launch waits for a fresh Slurm job to start or name its pending reason."
+    )
+    command_output_cap: int = Field(65_536, description="Bytes of a command's output kept in the durable turn.")
+
+    # mirror
+    reconcile_interval_s: float = Field(10.0, gt=0)
+    sse_client_queue: int = Field(2000, ge=10, description="Events buffered per SSE client before it is cut off.")
+    sse_keepalive_s: float = Field(15.0, gt=0)
+    delta_coalesce_ms: float = Field(20.0, ge=0)
+    mirror_state_file: Path | None = Field(
+        None,
+        description="Where the mirror keeps its read-model snapshot across restarts; empty = under home.",
+    )
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{(self.home / 'codeswarm.db').resolve()}"
+
+    @property
+    def effective_router_url(self) -> str:
+        return self.router_url or f"http://{self.router_host}:{self.router_port}"
+
+    @property
+    def effective_mirror_url(self) -> str:
+        return self.mirror_url or f"http://{self.mirror_host}:{self.mirror_port}"
+
+    @property
+    def effective_web_origin(self) -> str:
+        return self.web_origin or f"http://{self.web_host}:{self.web_port}"
+
+    @property
+    def runs_base(self) -> Path:
+        """Base directory of mailboxes and workspaces of the local provider."""
+        return (self.home / "local").resolve()
+
+    @property
+    def effective_mirror_state_file(self) -> Path:
+        return self.mirror_state_file or self.home / "mirror-state.json"
+
+    @property
+    def archives_dir(self) -> Path:
+        return (self.home / "archives").resolve()

@@ -1,0 +1,87 @@
+"""Bad input gets a clear HTTP error that says what to fix — never a crash, a hang or a silent drop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tests.support.router_process import RouterProcess, all_idle, wait_swarm
+
+
+def message(response: httpx.Response) -> str:
+    detail: Any = response.json()["detail"]
+    return detail if isinstance(detail, str) else " | ".join(str(d.get("msg")) for d in detail)
+
+
+async def test_launch_and_inject_refusals(start_router: Callable[..., RouterProcess]) -> None:
+    router = start_router()
+    async with router.client() as client:
+        cases = [
+            ({"nodes": 0}, "nodes", "greater than or equal to 1"),
+            ({"nodes": 65}, "nodes", "between 1 and 64"),
+            ({"nodes": 1, "provider": "nope"}, "provider", "valid providers: local"),
+            ({"nodes": 1, "runtime": "gpt"}, "runtime", "valid runtimes: mock, shell"),
+            ({"nodes": 1, "provider_params": {"partition": "x"}}, "partition", "valid fields"),
+            ({"nodes": 1, "agents_bundle": {"../escape.md": "x"}}, "agents_bundle", "inside the workspace"),
+            ({"nodes": 1, "colour": "red"}, "colour", "Extra inputs are not permitted"),
+        ]
+        for body, field, text in cases:
+            response = await client.post("/v1/swarms", json=body)
+            assert response.status_code == 422, (body, response.text)
+            assert field in response.text and text in message(response), (body, response.text)
+        assert (await client.get("/v1/swarms")).json()["swarms"] == []  # nothing half-made
+
+        assert (await client.get("/v1/swarms/sw-missing")).status_code == 404
+        missing = await client.post("/v1/swarms/sw-missing/inject", json={"nodes": "all", "content": "x"})
+        assert missing.status_code == 404 and "sw-missing" in message(missing)
+        assert (await client.post("/v1/swarms/sw-missing/terminate", json={})).status_code == 404
+
+        swarm_id = (await client.post("/v1/swarms", json={"nodes": 2})).json()["swarm_id"]
+        await wait_swarm(client, swarm_id, all_idle, 20)
+        out_of_range = await client.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": [1, 2], "content": "x"})
+        assert out_of_range.status_code == 422 and "nodes 0..1" in message(out_of_range)
+        for content in ("", "   \n"):
+            empty = await client.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": "all", "content": content})
+            assert empty.status_code == 422, content
+        bad_mode = await client.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": 0, "content": "x", "mode": "now"})
+        assert bad_mode.status_code == 422 and "queue" in bad_mode.text
+        turns = await client.get(f"/v1/swarms/{swarm_id}/nodes/5/turns")
+        assert turns.status_code == 422
+
+        huge = await client.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": 0, "content": "x" * 2_000_000})
+        assert huge.status_code == 413 and "limit" in message(huge)
+        not_json = await client.post("/v1/swarms", content=b"{nodes:", headers={"content-type": "application/json"})
+        assert not_json.status_code == 422
+        # no injection reached any node
+        for node_id in (0, 1):
+            assert (await client.get(f"/v1/swarms/{swarm_id}/nodes/{node_id}/turns")).json()["turns"] == []
+
+
+async def test_idempotency_key_makes_a_retried_launch_safe(start_router: Callable[..., RouterProcess]) -> None:
+    router = start_router()
+    async with router.client() as client:
+        headers = {"Idempotency-Key": "retry-me-1"}
+        first = await client.post("/v1/swarms", json={"nodes": 1}, headers=headers)
+        second = await client.post("/v1/swarms", json={"nodes": 1}, headers=headers)
+        assert first.status_code == second.status_code == 202
+        assert first.json()["swarm_id"] == second.json()["swarm_id"]
+        assert first.json()["request_id"] == second.json()["request_id"]
+        assert len((await client.get("/v1/swarms")).json()["swarms"]) == 1
+
+
+async def test_token_guards_every_route_but_healthz(start_router: Callable[..., RouterProcess]) -> None:
+    router = start_router(CODESWARM_API_TOKEN="s3cret-token")
+    async with router.client() as anonymous, router.client("wrong") as wrong, router.client("s3cret-token") as good:
+        assert (await anonymous.get("/healthz")).status_code == 200
+        for path in ("/v1/swarms", "/v1/providers", "/readyz", "/metrics"):
+            assert (await anonymous.get(path)).status_code == 401, path
+            assert (await wrong.get(path)).status_code == 401, path
+            assert (await good.get(path)).status_code == 200, path
+        refused = await anonymous.post("/v1/swarms", json={"nodes": 1})
+        assert refused.status_code == 401 and "CODESWARM_API_TOKEN" in message(refused)
+        assert (await good.get("/v1/swarms")).json()["swarms"] == []  # the refused launch made nothing
+        providers = (await good.get("/v1/providers")).json()["providers"]
+        assert providers[0]["id"] == "local" and providers[0]["launch_fields"] == []
+        assert "codeswarm_swarms" in (await good.get("/metrics")).text

@@ -1,0 +1,89 @@
+"""A swarm on the real Slurm lab through a real router: launch, injections, and ends Slurm reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from tests.support.router_process import BusReader, RouterProcess, all_idle, wait_swarm
+
+if TYPE_CHECKING:
+    from tests.slurm.conftest import SlurmRouterKit
+
+PROBE_S = 1.0
+
+
+async def launch(client: httpx.AsyncClient, kit: SlurmRouterKit, **body: Any) -> str:
+    response = await client.post("/v1/swarms", json={"provider": "lab", "runtime": "mock", **body})
+    assert response.status_code == 202, response.text
+    swarm_id: str = response.json()["swarm_id"]
+    kit.swarm_ids.append(swarm_id)
+    return swarm_id
+
+
+async def test_two_node_swarm_answers_from_each_workspace(
+    slurm_kit: SlurmRouterKit, start_router: Callable[..., RouterProcess], bus: BusReader
+) -> None:
+    router = start_router(CODESWARM_PROVIDERS_FILE=slurm_kit.providers_file())
+    async with router.client() as client:
+        providers = (await client.get("/v1/providers")).json()["providers"]
+        lab = next(p for p in providers if p["id"] == "lab")
+        assert lab["backend"] == "slurm" and "partition" in {f["key"] for f in lab["launch_fields"]}
+
+        swarm_id = await launch(client, slurm_kit, nodes=2, runtime_params={"delay_ms": 0})
+        swarm = await wait_swarm(client, swarm_id, all_idle, 60)
+        job_id = swarm["job_id"]
+        assert job_id.isdigit() and swarm["provider"] == "lab"
+        assert (job_id, f"codeswarm-{swarm_id}", "RUNNING") in slurm_kit.lab.squeue_all()
+        # the node program was shipped once, as one content-named zipapp, and launching again reuses it
+        second = await launch(client, slurm_kit, nodes=1)
+        await wait_swarm(client, second, all_idle, 60)
+        rc, out, _ = slurm_kit.lab.ssh_run(f"ls {slurm_kit.remote_base}/bin")
+        assert rc == 0 and len(out.split()) == 1 and out.startswith("codeswarm-node-") and out.strip().endswith(".pyz")
+        await client.post(f"/v1/swarms/{second}/terminate", json={})
+
+        injected = await client.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": "all", "content": "$ pwd"})
+        assert injected.status_code == 202, injected.text
+        refs = injected.json()["injections"]
+        await bus.wait_for(lambda: len(bus.events("turn_complete", swarm_id=swarm_id)) == 2, 30, "both turns")
+        for ref in refs:
+            mine = {"swarm_id": swarm_id, "node_id": ref["node_id"], "injection_id": ref["injection_id"]}
+            assert bus.events("inject_delivered", **mine)
+            assert "".join(d["delta"] for d in bus.events("assistant_delta", **mine)) == "echo: $ pwd"
+            (command,) = bus.events("command_completed", **mine)
+            workspace = f"{slurm_kit.remote_base}/runs/{job_id}/node_0{ref['node_id']}"
+            assert command["exit_code"] == 0 and command["output"].strip() == workspace
+
+        terminated = await client.post(f"/v1/swarms/{swarm_id}/terminate", json={})
+        assert terminated.status_code == 202
+        ended = await wait_swarm(client, swarm_id, lambda s: s.get("status") == "terminated", 30)
+        assert ended["reason"] == "terminated by user"
+        assert not slurm_kit.live_jobs()
+
+
+async def test_jobs_cancelled_by_hand_end_their_swarms_within_two_probe_intervals(
+    slurm_kit: SlurmRouterKit, start_router: Callable[..., RouterProcess], bus: BusReader
+) -> None:
+    router = start_router(CODESWARM_PROVIDERS_FILE=slurm_kit.providers_file(), CODESWARM_PROBE_INTERVAL_S=str(PROBE_S))
+    async with router.client() as client:
+        # A job that never started: only Slurm can say it ended, and the swarm takes Slurm's words.
+        waiting = await launch(client, slurm_kit, nodes=1, provider_params={"begin": "now+1hours"})
+        queued = await wait_swarm(client, waiting, lambda s: s.get("reason") == "BeginTime", 30)
+        assert queued["status"] == "pending"
+        # A running job: its nodes get SIGTERM and write their exit records; Slurm records CANCELLED.
+        running = await launch(client, slurm_kit, nodes=2)
+        started = await wait_swarm(client, running, all_idle, 60)
+
+        for swarm in (queued, started):
+            rc, _, err = slurm_kit.lab.ssh_run(f"scancel {swarm['job_id']}")
+            assert rc == 0, err
+        ended = await wait_swarm(client, waiting, lambda s: s.get("status") == "terminated", 2 * PROBE_S + 1)
+        assert ended["reason"] == f"Slurm job {queued['job_id']} CANCELLED (BeginTime)"
+        stopped = await wait_swarm(client, running, lambda s: s.get("status") == "terminated", 2 * PROBE_S + 1)
+        assert stopped["reason"] == f"Slurm job {started['job_id']} CANCELLED"
+        await bus.wait_for(
+            lambda: all(bus.events("swarm_terminated", swarm_id=s) for s in (waiting, running)), 5, "swarm_terminated"
+        )
+        assert not slurm_kit.live_jobs()

@@ -1,0 +1,98 @@
+"""The hub (one bus reader, fan-out to all clients) and the per-client bounded queue."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from mirror.hub import Hub
+from mirror.ledger import RequestLedger
+from mirror.readmodel import ReadModel
+from mirror.subscriber import Subscriber
+from services.bus import MemoryEventBus
+from services.protocol import make_envelope
+from tests.support.servers import wait_until_async
+
+
+def env(event: str, swarm_id: str = "sw-a", **data: Any) -> dict[str, Any]:
+    return make_envelope(event, {"swarm_id": swarm_id, **data})
+
+
+async def test_one_reader_fans_every_batch_out_to_every_subscriber() -> None:
+    bus = MemoryEventBus(1000)
+    hub = Hub(bus, ReadModel(), RequestLedger(), block_ms=50)
+    everyone = hub.subscribe(swarm_id=None, node_id=None, limit=100)
+    swarm_b = hub.subscribe(swarm_id="sw-b", node_id=None, limit=100)
+    node_1 = hub.subscribe(swarm_id="sw-a", node_id=1, limit=100)
+    reader = asyncio.create_task(hub.run())
+    try:
+        ids = await bus.publish(
+            [
+                env("assistant_delta", node_id=0, item_id="i", delta="x"),
+                env("assistant_delta", node_id=1, item_id="i", delta="y"),
+                env("swarm_status", status="running", health="ok", reason=None),
+                env("turn_started", swarm_id="sw-b", node_id=0),
+            ]
+        )
+        await wait_until_async(lambda: len(everyone.queue) == 4, 5, "fan-out")
+        assert [i.id for i in everyone.queue] == ids
+        assert [i.id for i in swarm_b.queue] == [ids[3]]
+        assert [i.id for i in node_1.queue] == [ids[1], ids[2]]  # its node, and the swarm's own events
+        assert bus.waiting_readers <= 1  # one blocked read for all clients
+        assert hub.model.position == ids[-1]
+    finally:
+        reader.cancel()
+
+
+async def test_a_client_that_falls_behind_is_cut_off_and_its_queue_freed() -> None:
+    bus = MemoryEventBus(1000)
+    hub = Hub(bus, ReadModel(), RequestLedger())
+    slow = hub.subscribe(swarm_id=None, node_id=None, limit=10)
+    entries = await bus.read_after("0-0")
+    assert entries == []
+    await bus.publish([env("assistant_delta", node_id=0, item_id="i", delta=str(n)) for n in range(8)])
+    hub.ingest(await bus.read_after("0-0"))
+    assert len(slow.queue) == 8 and slow.cut_reason is None
+    await bus.publish([env("assistant_delta", node_id=0, item_id="i", delta=str(n)) for n in range(3)])
+    hub.ingest(await bus.read_after(hub.model.position))
+    assert slow.cut_reason is not None and "too slow" in slow.cut_reason
+    assert len(slow.queue) == 0 and slow not in hub.subscribers and hub.clients_cut == 1
+    await asyncio.wait_for(slow.wait(), 1)  # a waiting stream wakes up to say goodbye
+
+
+async def test_subscribers_start_at_the_seam() -> None:
+    bus = MemoryEventBus(1000)
+    hub = Hub(bus, ReadModel(), RequestLedger())
+    await bus.publish([env("turn_started", node_id=0)])
+    hub.ingest(await bus.read_after("0-0"))
+    late = hub.subscribe(swarm_id=None, node_id=None, limit=100)
+    assert late.seam == hub.model.position_key
+    new_ids = await bus.publish([env("turn_complete", node_id=0)])
+    hub.ingest(await bus.read_after(hub.model.position))
+    assert [i.id for i in late.queue] == new_ids
+
+
+async def test_the_mirrors_own_events_are_placed_at_the_current_position() -> None:
+    bus = MemoryEventBus(1000)
+    hub = Hub(bus, ReadModel(), RequestLedger())
+    await bus.publish([env("turn_started", node_id=0)])
+    hub.ingest(await bus.read_after("0-0"))
+    client = hub.subscribe(swarm_id="sw-a", node_id=None, limit=100)
+    other = hub.subscribe(swarm_id="sw-other", node_id=None, limit=100)
+    item = hub.announce("swarm_removed", {"swarm_id": "sw-a", "reason": "gone"})
+    assert item.id is None and item.key == hub.model.position_key
+    assert list(client.queue) == [item] and not other.queue
+    assert hub.announced_between((0, 0), hub.model.position_key) == [item]
+    assert hub.announced_between((hub.model.position_key[0] + 1, 0), (10**15, 0)) == []
+
+
+def test_filters() -> None:
+    both = Subscriber(swarm_id="sw-a", node_id=2, limit=10, seam=(0, 0))
+    hub = Hub(MemoryEventBus(10), ReadModel(), RequestLedger())
+    made = [
+        hub.announce("node_status", {"swarm_id": "sw-a", "node_id": 2}),
+        hub.announce("node_status", {"swarm_id": "sw-a", "node_id": 3}),
+        hub.announce("swarm_status", {"swarm_id": "sw-a"}),
+        hub.announce("node_status", {"swarm_id": "sw-b", "node_id": 2}),
+    ]
+    assert [both.matches(i) for i in made] == [True, False, True, False]

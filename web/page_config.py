@@ -1,0 +1,12 @@
+"""What the page needs to know about its deployment, served as ``/config.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.settings import Settings
+
+
+def page_config(settings: Settings) -> dict[str, Any]:
+    """The mirror's URL as the browser reaches it.  Never the token: the user types that into the page."""
+    return {"mirror_url": settings.effective_mirror_url.rstrip("/")}

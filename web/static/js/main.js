@@ -1,0 +1,27 @@
+// Entry point: read /config.json (where the mirror is), then start the page.
+
+import { App } from "./app.js";
+import { Banners } from "./banners.js";
+import { MirrorClient } from "./mirror_client.js";
+import { TokenForm } from "./token_form.js";
+
+async function start() {
+  const banners = new Banners(document.getElementById("banners"));
+  let config;
+  try {
+    const answer = await fetch("/config.json", { cache: "no-store" });
+    config = await answer.json();
+  } catch (error) {
+    banners.error(`Cannot read /config.json: ${error.message}`);
+    return;
+  }
+  const client = new MirrorClient(config.mirror_url);
+  const app = new App(client, banners);
+  new TokenForm(document.getElementById("token-form"), {
+    changed: () => app.sync(),
+    closeSession: () => client.closeSession(),
+  });
+  await app.sync();
+}
+
+start();
