@@ -57,10 +57,15 @@ def build_zipapp(dest_dir: Path) -> Path:
             shutil.copyfile(PACKAGE_DIR / relative, package / relative)
         (staging / "services" / "__init__.py").write_text(SERVICES_INIT)
         (staging / "__main__.py").write_text(ARCHIVE_MAIN)
-        partial = dest_dir / f".{target.name}.{os.getpid()}.partial"
+        # A partial file of its own (unique per build, not per process: launches build from threads),
+        # then an atomic rename: a concurrent build or a reader never sees half a file.
+        handle, partial_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=dest_dir)
+        os.close(handle)
+        partial = Path(partial_name)
         try:
             zipapp.create_archive(staging, partial, interpreter=INTERPRETER, compressed=True)
-            os.replace(partial, target)  # atomic: a concurrent build or a reader never sees half a file
+            partial.chmod(0o755)
+            os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
     return target
