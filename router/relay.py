@@ -11,7 +11,7 @@ import contextlib
 import logging
 
 from router.store.database import Database
-from router.store.outbox import events_after, forget_through
+from router.store.outbox import events_after, forget_through, highest_id_issued
 from services.bus.base import EventBus
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class OutboxRelay:
     async def relay_pending(self) -> int:
         """Publish every committed event not yet on the bus; returns how many were published."""
         if self._relayed_through is None:
-            self._relayed_through = int((await self.bus.cursors()).get(CURSOR, "0"))
+            self._relayed_through = await self._starting_point()
         published = 0
         while True:
             async with self.db.transaction() as session:
@@ -53,6 +53,22 @@ class OutboxRelay:
                 await forget_through(session, self._relayed_through)
             self._unforgotten = 0
         return published
+
+    async def _starting_point(self) -> int:
+        """The bus's cursor — unless the bus has seen ids this database never issued, which means its
+        events came from another database (a new SQLite file, say): then this one's start from 0."""
+        cursor = int((await self.bus.cursors()).get(CURSOR, "0"))
+        async with self.db.transaction() as session:
+            issued = await highest_id_issued(session)
+        if cursor <= issued:
+            return cursor
+        log.warning(
+            "the bus has relayed outbox ids up to %d, but this database has issued ids only up to %d: "
+            "its events did not come from this database; relaying this database's events from the start",
+            cursor,
+            issued,
+        )
+        return 0
 
     async def run(self) -> None:
         while True:

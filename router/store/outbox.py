@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.tables import OutboxEventRow
@@ -37,3 +37,14 @@ async def events_after(session: AsyncSession, after_id: int, limit: int) -> Sequ
 async def forget_through(session: AsyncSession, last_id: int) -> None:
     """Drop events the bus has confirmed (its cursor is at or past last_id)."""
     await session.execute(delete(OutboxEventRow).where(OutboxEventRow.id <= last_id))
+
+
+async def highest_id_issued(session: AsyncSession) -> int:
+    """The largest outbox id this database has ever handed out (0 if none); ids are never reused."""
+    if session.get_bind().dialect.name == "sqlite":
+        issued = await session.scalar(text("SELECT seq FROM sqlite_sequence WHERE name = 'event_outbox'"))
+    else:
+        issued = await session.scalar(
+            text("SELECT pg_sequence_last_value(pg_get_serial_sequence('event_outbox', 'id')::regclass)")
+        )
+    return int(issued or 0)

@@ -108,6 +108,9 @@ class OutboxEventRow(Base):
     """Lifecycle events written in the same transaction as the state change; the relay publishes them."""
 
     __tablename__ = "event_outbox"
+    # Ids must never be reused: the relay follows them, and relayed rows are deleted.  SQLite reuses a
+    # deleted largest rowid unless the table is AUTOINCREMENT; a Postgres identity never does.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     envelope: Mapped[str] = mapped_column(Text)  # the JSON envelope

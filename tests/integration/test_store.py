@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -13,7 +15,7 @@ from router.store.database import Database
 from router.store.migrate import upgrade
 from router.store.outbox import add_event, events_after
 from router.store.swarms import JobIdAlreadySet, assign_job_id, get_swarm, now
-from router.store.tables import SwarmRow
+from router.store.tables import Base, SwarmRow
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -27,6 +29,14 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     database = Database(url)
     yield database
     await database.close()
+
+
+async def test_the_migrations_make_exactly_the_schema_the_models_describe(db: Database) -> None:
+    async with db.engine.connect() as connection:
+        differences = await connection.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+        )
+    assert differences == []
 
 
 async def add_swarm(db: Database, swarm_id: str) -> None:
