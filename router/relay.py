@@ -2,6 +2,11 @@
 
 The bus stores the id of the last relayed outbox row as a cursor, atomically with the entries, so a
 relay that crashed after publishing but before forgetting the rows does not publish them twice.
+
+Once it has caught up with the table, the relay publishes what each commit hands it (ids and
+envelopes, in commit order) without reading the table again: that read was a database round trip
+on the path of every lifecycle event.  It goes back to the table after a bus error, on start, or
+when too many handed-over events are waiting.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
+from collections.abc import Sequence
 
 from router.store.database import Database
 from router.store.outbox import events_after, forget_through, highest_id_issued
@@ -19,6 +26,7 @@ log = logging.getLogger(__name__)
 CURSOR = "outbox"
 BATCH = 500
 FORGET_AFTER = 200  # relayed rows are deleted in bulk, off the latency path
+MAX_HANDED_OVER = 10_000  # past this the bus is not keeping up: drop them and read the table instead
 
 
 class OutboxRelay:
@@ -28,25 +36,29 @@ class OutboxRelay:
         self.idle_poll_s = idle_poll_s
         self._wake = asyncio.Event()
         self._relayed_through: int | None = None
+        self._caught_up = False  # nothing committed past _relayed_through is missing from _handed_over
+        self._handed_over: deque[tuple[int, str]] = deque()
         self._unforgotten = 0
 
-    def wake(self) -> None:
+    def committed(self, events: Sequence[tuple[int, str]]) -> None:
+        """Called by the database, in commit order, with the (outbox id, envelope) a commit wrote."""
+        if len(self._handed_over) + len(events) > MAX_HANDED_OVER:
+            self._handed_over.clear()
+            self._caught_up = False
+        else:
+            self._handed_over.extend(events)
         self._wake.set()
 
     async def relay_pending(self) -> int:
         """Publish every committed event not yet on the bus; returns how many were published."""
         if self._relayed_through is None:
             self._relayed_through = await self._starting_point()
+            self._caught_up = False
         published = 0
-        while True:
-            async with self.db.transaction() as session:
-                rows = await events_after(session, self._relayed_through, BATCH)
-            if not rows:
-                break
-            last = rows[-1].id
-            await self.bus.publish([row.envelope.encode() for row in rows], cursors={CURSOR: str(last)})
-            self._relayed_through = last
-            published += len(rows)
+        if not self._caught_up:
+            published += await self._publish_from_table()
+            self._caught_up = True  # every later commit is handed over (ids past _relayed_through)
+        published += await self._publish_handed_over()
         self._unforgotten += published
         if self._unforgotten >= FORGET_AFTER or (published == 0 and self._unforgotten):
             async with self.db.transaction() as session:
@@ -69,6 +81,36 @@ class OutboxRelay:
             issued,
         )
         return 0
+
+    async def _publish_from_table(self) -> int:
+        published = 0
+        while True:
+            assert self._relayed_through is not None
+            async with self.db.transaction() as session:
+                rows = await events_after(session, self._relayed_through, BATCH)
+            if not rows:
+                return published
+            await self._publish([(row.id, row.envelope) for row in rows])
+            published += len(rows)
+
+    async def _publish_handed_over(self) -> int:
+        published = 0
+        while self._handed_over:
+            assert self._relayed_through is not None
+            batch: list[tuple[int, str]] = []
+            while self._handed_over and len(batch) < BATCH:
+                event = self._handed_over.popleft()
+                if event[0] > self._relayed_through:  # not already published from the table
+                    batch.append(event)
+            if batch:
+                await self._publish(batch)
+                published += len(batch)
+        return published
+
+    async def _publish(self, events: list[tuple[int, str]]) -> None:
+        last = events[-1][0]
+        await self.bus.publish([envelope.encode() for _, envelope in events], cursors={CURSOR: str(last)})
+        self._relayed_through = last
 
     async def run(self) -> None:
         while True:

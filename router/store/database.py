@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -41,7 +41,8 @@ class Database:
             event.listen(self.engine.sync_engine, "begin", _begin_immediate)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._outbox_lock = asyncio.Lock()
-        self.on_events_committed: Callable[[], None] = lambda: None
+        # Told, in commit order and under the outbox lock, the (outbox id, envelope) of each commit's events.
+        self.on_events_committed: Callable[[Sequence[tuple[int, str]]], None] = lambda _events: None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -55,9 +56,13 @@ class Database:
                     return
                 # Insert and commit under one lock so outbox ids become visible in id order.
                 async with self._outbox_lock:
-                    await session.execute(insert(OutboxEventRow), [{"envelope": e} for e in pending])
+                    ids = await session.scalars(
+                        insert(OutboxEventRow).returning(OutboxEventRow.id, sort_by_parameter_order=True),
+                        [{"envelope": e} for e in pending],
+                    )
+                    committed = list(zip(ids.all(), pending, strict=True))
                     await session.commit()
-                self.on_events_committed()
+                    self.on_events_committed(committed)
             except BaseException:
                 await session.rollback()
                 raise
