@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,35 +29,6 @@ from tests.support.router_process import BusReader, RouterProcess, all_idle, wai
 from tests.support.servers import wait_until_async
 
 MOCK = {"runtime": "mock"}
-
-
-@pytest.fixture
-def start_router(
-    tmp_path: Path, pg_url: str, redis_url: str, redis_prefix: str
-) -> Iterator[Callable[..., RouterProcess]]:
-    """start_router(**env) → a running router; a second call (after kill/stop) restarts it on the same
-    database, bus and home.  All are stopped afterwards."""
-    started: list[RouterProcess] = []
-
-    def start(**env: str) -> RouterProcess:
-        router = RouterProcess(tmp_path / "router", pg_url, redis_url, redis_prefix, extra_env=env)
-        if started:
-            router.port = started[0].port
-        router.home.mkdir(exist_ok=True)
-        started.append(router.start())
-        return router
-
-    yield start
-    for router in started:
-        router.stop()
-        router.stop_nodes()
-
-
-@pytest.fixture
-async def bus(redis_url: str, redis_prefix: str) -> AsyncIterator[BusReader]:
-    reader = BusReader(redis_url, redis_prefix)
-    yield reader
-    await reader.close()
 
 
 @pytest.fixture

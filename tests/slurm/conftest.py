@@ -213,8 +213,6 @@ def slurm_lab() -> Iterator[SlurmLab]:
 
 # --- Codeswarm routers on the lab (tests/slurm/test_slurm_*.py) ----------------------------------
 
-from tests.integration.router.conftest import bus, start_router  # noqa: E402, F401  (shared fixtures)
-
 
 @dataclass
 class SlurmRouterKit:

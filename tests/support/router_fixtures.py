@@ -1,4 +1,5 @@
-"""Fixtures for router integration tests: a real router process on real Postgres and Redis."""
+"""Fixtures for tests that drive a real router process (integration, Slurm and browser tests):
+``start_router`` and ``bus``.  Registered suite-wide by tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from tests.support.router_process import BusReader, RouterProcess
 def start_router(
     tmp_path: Path, pg_url: str, redis_url: str, redis_prefix: str
 ) -> Iterator[Callable[..., RouterProcess]]:
-    """start_router(**env) → a running router; every router started here is stopped afterwards.
-    Calling it again after kill() starts a new process on the same database, bus and home."""
+    """start_router(**env) → a running router on real Postgres and Redis.  Calling it again (after
+    kill() or stop()) restarts the router as an operator would: same database, bus, home and port.
+    Every router started here, and every node program it started, is stopped afterwards."""
     started: list[RouterProcess] = []
 
     def start(**env: str) -> RouterProcess:
         router = RouterProcess(tmp_path / "home", pg_url, redis_url, redis_prefix, extra_env=env)
+        if started:
+            router.port = started[0].port
         router.home.mkdir(exist_ok=True)
         started.append(router.start())
         return router
@@ -32,6 +36,7 @@ def start_router(
 
 @pytest.fixture
 async def bus(redis_url: str, redis_prefix: str) -> AsyncIterator[BusReader]:
+    """Reads the whole event stream of this test's prefix, as a client would."""
     reader = BusReader(redis_url, redis_prefix)
     yield reader
     await reader.close()
