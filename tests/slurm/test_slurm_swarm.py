@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -44,23 +46,34 @@ async def test_two_node_swarm_answers_from_each_workspace(
         assert rc == 0 and len(out.split()) == 1 and out.startswith("codeswarm-node-") and out.strip().endswith(".pyz")
         await client.post(f"/v1/swarms/{second}/terminate", json={})
 
-        injected = await client.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": "all", "content": "$ pwd"})
+        injected = await client.post(
+            f"/v1/swarms/{swarm_id}/inject", json={"nodes": "all", "content": "$ pwd | tee where.txt"}
+        )
         assert injected.status_code == 202, injected.text
         refs = injected.json()["injections"]
         await bus.wait_for(lambda: len(bus.events("turn_complete", swarm_id=swarm_id)) == 2, 30, "both turns")
         for ref in refs:
             mine = {"swarm_id": swarm_id, "node_id": ref["node_id"], "injection_id": ref["injection_id"]}
             assert bus.events("inject_delivered", **mine)
-            assert "".join(d["delta"] for d in bus.events("assistant_delta", **mine)) == "echo: $ pwd"
+            assert "".join(d["delta"] for d in bus.events("assistant_delta", **mine)) == "echo: $ pwd | tee where.txt"
             (command,) = bus.events("command_completed", **mine)
             workspace = f"{slurm_kit.remote_base}/runs/{job_id}/node_0{ref['node_id']}"
             assert command["exit_code"] == 0 and command["output"].strip() == workspace
 
-        terminated = await client.post(f"/v1/swarms/{swarm_id}/terminate", json={})
+        terminated = await client.post(f"/v1/swarms/{swarm_id}/terminate", json={"download_workspaces": True})
         assert terminated.status_code == 202
         ended = await wait_swarm(client, swarm_id, lambda s: s.get("status") == "terminated", 30)
         assert ended["reason"] == "terminated by user"
         assert not slurm_kit.live_jobs()
+        # the workspaces came back over SSH as one tar stream
+        await bus.wait_for(lambda: bool(bus.events("workspace_archive_ready", swarm_id=swarm_id)), 30, "archive")
+        archive = await client.get(f"/v1/swarms/{swarm_id}/archive")
+        assert archive.status_code == 200
+        with tarfile.open(fileobj=io.BytesIO(archive.content), mode="r:gz") as tar:
+            for node_id in (0, 1):
+                member = tar.extractfile(f"{job_id}/node_0{node_id}/where.txt")
+                workspace = f"{slurm_kit.remote_base}/runs/{job_id}/node_0{node_id}"
+                assert member is not None and member.read().decode().strip() == workspace
 
 
 async def test_jobs_cancelled_by_hand_end_their_swarms_within_two_probe_intervals(
