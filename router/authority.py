@@ -204,9 +204,7 @@ class Authority:
             await self._progress(swarm_id, phase, message)
 
         try:
-            job_id = swarm.job_id or await provider.find_job(swarm_id)
-            if job_id is None:
-                job_id = await provider.launch(self._spec(swarm), progress)
+            job_id = swarm.job_id or await provider.launch(self._spec(swarm), progress)
         except LaunchRejected as exc:
             await self._reject(swarm_id, str(exc))
             return

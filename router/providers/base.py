@@ -77,11 +77,9 @@ class Provider(ABC):
 
     @abstractmethod
     async def launch(self, spec: LaunchSpec, progress: Progress) -> str:
-        """Start the job; return its job id.  Raises LaunchRejected with the backend's reason."""
-
-    @abstractmethod
-    async def find_job(self, swarm_id: str) -> str | None:
-        """The job already started for this swarm, if any (so a retried launch never starts two)."""
+        """The swarm's job id: of the job already started for it, if there is one (a launch resumed after
+        a router restart never starts two), else of a job started now.  Raises LaunchRejected with the
+        backend's reason."""
 
     @abstractmethod
     async def probe(self, job_ids: Sequence[str]) -> dict[str, JobReport]:

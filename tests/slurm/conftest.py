@@ -180,6 +180,14 @@ class SlurmLab:
         """Stop the login node's sshd and its open sessions, start it again, wait until it answers."""
         self._ctl("restart-sshd")
 
+    def stop_sshd(self) -> None:
+        """Stop the login node's sshd and its open sessions: the cluster is unreachable until start_sshd."""
+        self._ctl("stop-sshd")
+
+    def start_sshd(self) -> None:
+        """Start the login node's sshd again and wait until it answers."""
+        self._ctl("start-sshd")
+
     def root_env(self) -> dict[str, str]:
         """Environment for running Slurm commands locally as root against the lab."""
         return {**os.environ, "SLURM_CONF": self.slurm_conf}

@@ -114,3 +114,49 @@ async def test_slurmctld_outage_changes_no_swarm_and_health_recovers(
             assert set(statuses(bus, swarm_id)[len(before[swarm_id]) :]) <= set(before[swarm_id][-1:]), swarm_id
         assert (await client.get(f"/v1/swarms/{running}")).json()["status"] == "running"
         assert (await client.get(f"/v1/swarms/{waiting}")).json()["status"] == "pending"
+
+
+async def test_a_launch_while_the_login_node_is_down_waits_for_it_and_submits_once(
+    slurm_kit: SlurmRouterKit, start_router: Callable[..., RouterProcess], bus: BusReader
+) -> None:
+    router = start_router(CODESWARM_PROVIDERS_FILE=slurm_kit.providers_file())
+    async with router.client() as client:
+        await asyncio.to_thread(slurm_kit.lab.stop_sshd)
+        try:
+            response = await client.post("/v1/swarms", json={"provider": "lab", "nodes": 1, "runtime": "mock"})
+            assert response.status_code == 202, response.text
+            swarm_id = response.json()["swarm_id"]
+            slurm_kit.swarm_ids.append(swarm_id)
+            await bus.wait_for(
+                lambda: bool(bus.events("swarm_launch_progress", swarm_id=swarm_id, phase="retrying")),
+                20,
+                "a launch progress event saying the launch is retrying",
+            )
+            assert (await client.get(f"/v1/swarms/{swarm_id}")).json()["status"] == "launching"
+        finally:
+            await asyncio.to_thread(slurm_kit.lab.start_sshd)
+        await wait_swarm(client, swarm_id, all_idle, 60)
+    jobs = [row for row in slurm_kit.lab.squeue_all() if row[1] == f"codeswarm-{swarm_id}"]
+    assert len(jobs) == 1 and jobs[0][2] == "RUNNING", jobs
+    assert not bus.events("command_rejected", swarm_id=swarm_id)
+
+
+async def test_a_launch_that_cannot_reach_the_login_node_within_the_launch_timeout_is_rejected(
+    slurm_kit: SlurmRouterKit, start_router: Callable[..., RouterProcess], bus: BusReader
+) -> None:
+    router = start_router(CODESWARM_PROVIDERS_FILE=slurm_kit.providers_file(), CODESWARM_LAUNCH_TIMEOUT_S="3")
+    async with router.client() as client:
+        await asyncio.to_thread(slurm_kit.lab.stop_sshd)
+        try:
+            response = await client.post("/v1/swarms", json={"provider": "lab", "nodes": 1, "runtime": "mock"})
+            swarm_id = response.json()["swarm_id"]
+            slurm_kit.swarm_ids.append(swarm_id)
+            await bus.wait_for(lambda: bool(bus.events("command_rejected", swarm_id=swarm_id)), 20, "the rejection")
+        finally:
+            await asyncio.to_thread(slurm_kit.lab.start_sshd)
+        (rejected,) = bus.events("command_rejected", swarm_id=swarm_id)
+        assert rejected["command"] == "launch"
+        assert "did not answer for the launch timeout of 3s" in rejected["reason"]
+        assert f"codeswarm-{swarm_id}" in rejected["reason"]
+        assert (await client.get(f"/v1/swarms/{swarm_id}")).status_code == 404
+    assert not [row for row in slurm_kit.lab.squeue_all() if row[1] == f"codeswarm-{swarm_id}"]

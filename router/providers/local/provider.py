@@ -70,6 +70,8 @@ class LocalProvider(Provider):
 
     async def launch(self, spec: LaunchSpec, progress: Progress) -> str:
         job_id = local_job_id(spec.swarm_id)
+        if self._control_dir(job_id).is_dir():  # started before a router restart
+            return job_id
         program = await asyncio.to_thread(build_zipapp, self.base / "bin")
         control = self._control_dir(job_id)
         control.mkdir(parents=True, exist_ok=True)
@@ -95,10 +97,6 @@ class LocalProvider(Provider):
                 start_new_session=True,  # nodes outlive a router crash
             )
         return process.pid
-
-    async def find_job(self, swarm_id: str) -> str | None:
-        job_id = local_job_id(swarm_id)
-        return job_id if self._control_dir(job_id).is_dir() else None
 
     async def probe(self, job_ids: Sequence[str]) -> dict[str, JobReport]:
         for pid in list(self._children):

@@ -67,6 +67,7 @@ class SlurmCluster:
         self.heartbeat_s = settings.heartbeat_interval_s
         self.follow_poll_s = settings.slurm_follow_poll_s
         self.settle_s = settings.slurm_launch_settle_s
+        self.launch_window_s = settings.launch_timeout_s
         self.confirm_s = settings.terminate_grace_s + 5.0
         self.listing_max_age_s = settings.probe_interval_s / 2
         # a probe answers within its interval (squeue retries for ~20 s when slurmctld is down)
@@ -106,6 +107,33 @@ class SlurmCluster:
     # ---- launch --------------------------------------------------------------------------------
 
     async def submit(self, spec: LaunchSpec, progress: Progress) -> str:
+        """The swarm's job: found by name, or submitted now.  A login node that does not answer is
+        waited for up to the launch timeout.  sbatch runs only after squeue has said this swarm has no
+        job — an earlier sbatch whose answer was lost, or one from before a router restart, may have
+        submitted it, and a swarm never holds two allocations."""
+        deadline = time.monotonic() + self.launch_window_s
+        wait = self.options.target.reconnect_min_s
+        last_error = ""
+        while True:
+            try:
+                found = await self.find_job(spec.swarm_id)
+                if found is not None:
+                    await progress("submitted", f"Slurm job {found} of this swarm is already on {self.name}")
+                    return found
+                return await self._submit_once(spec, progress)
+            except (SshUnavailable, QueryFailed) as exc:
+                if time.monotonic() + wait > deadline:
+                    raise LaunchRejected(
+                        f"{self.name} did not answer for the launch timeout of {self.launch_window_s:g}s ({exc}); "
+                        f"if a job named {job_name(spec.swarm_id)} appears there, cancel it"
+                    ) from exc
+                if str(exc) != last_error:
+                    await progress("retrying", f"no answer from {self.name} ({exc}); trying again")
+                last_error = str(exc)
+            await asyncio.sleep(wait)
+            wait = min(self.options.target.reconnect_max_s, wait * 2)
+
+    async def _submit_once(self, spec: LaunchSpec, progress: Progress) -> str:
         program = await self.shipper.ensure()
         stage = stage_dir(self.base, spec.swarm_id)
         script = sbatch_script(spec, self.base, self.options.python, program, self.heartbeat_s)
@@ -118,30 +146,13 @@ class SlurmCluster:
         )
         await progress("submitting", f"sbatch of {spec.node_count} nodes on {self.name}")
         self.invalidate_listing()
-        try:
-            result = await self.ssh.run(command, self.timeout_s)
-        except SshUnavailable as exc:
-            log.warning("sbatch for %s got no answer (%s); looking for its job first", spec.swarm_id, exc)
-            found = await self._find_after_failure(spec.swarm_id)
-            if found is not None:
-                return found
-            result = await self.ssh.run(command, self.timeout_s)
+        result = await self.ssh.run(command, self.timeout_s)
         if result.status != 0:
             raise LaunchRejected(result.err or f"sbatch exited with status {result.status}")
         job_id = checked_job_id(result.out.strip().split(";")[0])
         await progress("submitted", f"Slurm job {job_id} submitted on {self.name}")
         await self._settle(job_id)
         return job_id
-
-    async def _find_after_failure(self, swarm_id: str) -> str | None:
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            try:
-                return await self.find_job(swarm_id)
-            except (SshUnavailable, QueryFailed):
-                if time.monotonic() > deadline:
-                    raise
-            await asyncio.sleep(self.options.target.reconnect_min_s)  # the connection is backing off
 
     async def _settle(self, job_id: str) -> None:
         """Give Slurm a moment to start the job or say why it waits (so a free cluster shows running)."""

@@ -33,9 +33,6 @@ class SlurmProvider(Provider):
     async def launch(self, spec: LaunchSpec, progress: Progress) -> str:
         return await self.cluster.submit(spec, progress)
 
-    async def find_job(self, swarm_id: str) -> str | None:
-        return await self.cluster.find_job(swarm_id)
-
     async def probe(self, job_ids: Sequence[str]) -> dict[str, JobReport]:
         return await self.cluster.probe(job_ids)
 

@@ -4,6 +4,8 @@
 #   ctl.sh start-slurmctld   start it again; wait for `scontrol ping` UP and the slurmd's to re-register
 #                            (jobs are recovered from the state directory)
 #   ctl.sh restart-sshd      stop the login node's sshd and its open sessions, start it again
+#   ctl.sh stop-sshd         stop the login node's sshd and its open sessions (the login node is down)
+#   ctl.sh start-sshd        start it again and wait until it answers
 #   ctl.sh status            print one "NAME PID|-" line per daemon
 set -euo pipefail
 
@@ -32,6 +34,12 @@ start-slurmctld)
     ;;
 restart-sshd)
     stop_sshd
+    start_sshd
+    ;;
+stop-sshd)
+    stop_sshd
+    ;;
+start-sshd)
     start_sshd
     ;;
 status)
