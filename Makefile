@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit integration slurm compose-check bench clean
+.PHONY: install run test lint unit integration slurm compose-check bench clean web-vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ integration: install
 
 slurm: install
 	$(BIN)/pytest -q tests/slurm
+
+## web-vendor: re-fetch the pinned browser libraries (marked, DOMPurify) into web/static/vendor (committed)
+web-vendor: install
+	$(BIN)/python scripts/vendor_web.py
 
 ## bench: benchmarks that print figures (never part of pass/fail)
 bench: install
