@@ -5,7 +5,8 @@ It holds only what the router said — a swarm is added by an event that carries
 and dropped by ``swarm_removed`` or by a reconcile that no longer finds it.  It never guesses a state.
 
 ``position`` is the id of the last bus entry applied, so ``state()`` is a consistent snapshot: it
-reflects exactly the events up to ``last_event_id`` (plus the router's answers).
+reflects exactly the events up to ``last_event_id`` (plus the router's answers).  ``live`` keeps each
+node's latest turn from the same events (mirror/live_turns.py), at the same position.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mirror.items import EntryKey, entry_key
+from mirror.live_turns import LiveTurns
 from services.bus.base import START_ID
 from services.protocol import ENDED_STATUSES, HIDDEN_STATUSES, EventName
 
@@ -49,6 +51,7 @@ class ReadModel:
         self.position_key: EntryKey = entry_key(START_ID)
         self.version = 0  # grows with every change (the snapshot writer watches it)
         self._touched: dict[str, EntryKey] = {}  # swarm_id → key of the last entry that changed it
+        self.live = LiveTurns()
 
     # -- events ------------------------------------------------------------------------------------
 
@@ -56,12 +59,13 @@ class ReadModel:
         self.position, self.position_key = entry_id, key
 
     def apply(self, event: str, envelope: dict[str, Any], key: EntryKey) -> None:
-        """Apply one event (any event: only lifecycle ones change the model)."""
-        handler = _HANDLERS.get(event)
-        if handler is None:
-            return
+        """Apply one event (any event: only lifecycle ones change the model; execution ones feed ``live``)."""
         data = envelope.get("data")
-        if isinstance(data, dict) and handler(self, data, envelope):
+        if not isinstance(data, dict):
+            return
+        self.live.apply(event, data, envelope.get("timestamp"))
+        handler = _HANDLERS.get(event)
+        if handler is not None and handler(self, data, envelope):
             swarm_id = data.get("swarm_id")
             if isinstance(swarm_id, str):
                 self._touched[swarm_id] = key
@@ -137,6 +141,7 @@ class ReadModel:
             if self._touched.get(swarm_id, NEVER) > asked_at:
                 continue
             outcome.removed.append(self.swarms.pop(swarm_id))
+            self.live.forget(swarm_id)
             self.version += 1
         # Changes at or before asked_at are covered by this answer; forget them.
         self._touched = {s: k for s, k in self._touched.items() if k > asked_at}
