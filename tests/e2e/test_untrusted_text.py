@@ -1,4 +1,5 @@
-"""Event data is shown as text: markup in a prompt, an answer or an alias never becomes page markup."""
+"""Untrusted text never becomes page markup: an answer is rendered as markdown (sanitized), while HTML
+in it, in a prompt or in an alias stays characters, and a javascript: link goes nowhere."""
 
 from __future__ import annotations
 
@@ -6,28 +7,39 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.embedded_process import EmbeddedProcess
-from tests.e2e.ui import inject, launch, node, open_ui
+from tests.e2e.ui import inject, launch, open_node, open_ui, swarm_row, terminate
 
 pytestmark = pytest.mark.e2e
 
-PAYLOAD = '<img src=x onerror="window.__xss = 1">'
+PAYLOAD = (
+    '**bold** and `code` <img src=x onerror="window.__xss = 1"> <script>window.__xss = 2</script>\n\n'
+    "[click](javascript:window.__xss=3) <b id=\"answer-markup\">b</b>"
+)
 
 
-def test_markup_in_events_is_text(page: Page, embedded: EmbeddedProcess) -> None:
+def test_markdown_renders_and_markup_stays_text(page: Page, embedded: EmbeddedProcess) -> None:
     open_ui(page, embedded.web_url)
     alias = 'e2e-xss <b id="alias-markup">bold</b>'
-    panel = launch(page, alias, nodes=1)
-    inject(panel, PAYLOAD)
+    view = launch(page, alias, nodes=1)
+    node = open_node(view, 0)
+    inject(view, PAYLOAD)
 
-    card = node(panel, 0)
-    expect(card.locator(".turn[data-state='completed']")).to_have_count(1)
-    expect(card.locator(".answer")).to_have_text(f"echo: {PAYLOAD}")
-    expect(card.locator(".turn-prompt")).to_have_text(PAYLOAD)
-    expect(panel.locator(".swarm-title")).to_contain_text('<b id="alias-markup">bold</b>')
+    expect(node.locator(".turn[data-state='completed']")).to_have_count(1)
+    answer = node.locator(".answer")
+    expect(answer).to_have_attribute("data-final", "true")
+    expect(answer.locator("strong")).to_have_text("bold")  # markdown is rendered
+    expect(answer.locator("code")).to_have_text("code")
+    expect(answer).to_contain_text('<img src=x onerror="window.__xss = 1">')  # HTML shows as text
+    expect(answer).to_contain_text("<script>window.__xss = 2</script>")
+    link = answer.locator("a", has_text="click")
+    assert (link.get_attribute("href") or "").startswith("javascript") is False
+    link.click()
+    expect(node.locator(".turn-prompt")).to_have_text(PAYLOAD)
+    expect(view.locator(".swarm-title")).to_contain_text('<b id="alias-markup">bold</b>')
+    expect(swarm_row(page, "e2e-xss").locator(".row-name")).to_contain_text("<b id=")
 
-    assert page.locator("img").count() == 0
-    assert page.locator("#alias-markup").count() == 0
+    for markup in ("img", "script:not([src])", "#alias-markup", "#answer-markup"):
+        assert page.locator(markup).count() == 0, markup
     assert page.evaluate("window.__xss") is None
 
-    panel.locator(".terminate").click()
-    expect(panel.locator(".swarm-status")).to_have_text("terminated")
+    terminate(page, view)

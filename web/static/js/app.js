@@ -1,36 +1,49 @@
-// The page's controller: loads /v1/state, then streams /v1/events from the snapshot's last event id,
-// and routes every event to the store (lifecycle), the swarm panels (nodes) or the banners.
+// The page's controller: loads /v1/state, streams /v1/events from the snapshot's last event id (one
+// EventSource for the tab), keeps one SwarmNodes model per swarm, and draws the selected swarm once
+// per animation frame, whatever the event rate.
 
-import { LaunchForm } from "./launch_form.js";
 import { EventStream } from "./event_stream.js";
+import { LaunchFlow } from "./launch_flow.js";
+import { Route } from "./route.js";
 import { SwarmList } from "./swarm_list.js";
-import { SwarmPanel } from "./swarm_panel.js";
+import { SwarmNodes } from "./swarm_nodes.js";
 import { SwarmStore } from "./swarm_store.js";
+import { SwarmView, swarmLabel } from "./swarm_view.js";
+import { TerminateDialog } from "./terminate_dialog.js";
 
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 15000;
 
 export class App {
-  constructor(client, banners) {
+  constructor(client, banners, config) {
     this.client = client;
     this.banners = banners;
-    this.panels = new Map();
-    this.panelRoot = document.getElementById("swarm-panels");
+    this.models = new Map();
+    this.view = null;
+    this.archives = new Set();
+    this.dirtySwarms = new Set();
+    this.frame = 0;
     this.connection = document.getElementById("connection");
-    this.list = new SwarmList(document.getElementById("swarm-list"), document.getElementById("swarm-list-empty"));
+    this.slot = document.getElementById("swarm-slot");
+    this.nothing = document.getElementById("nothing-selected");
+    this.route = new Route(() => this.showRoute());
+    this.list = new SwarmList(document.getElementById("swarm-list"), document.getElementById("swarm-list-empty"), (swarmId) =>
+      this.route.go(swarmId),
+    );
+    this.launchFlow = new LaunchFlow(this, config);
     this.store = new SwarmStore({
       changed: (swarm) => this.swarmChanged(swarm),
-      removed: (swarmId) => this.swarmRemoved(swarmId),
+      removed: (swarmId, reason) => this.swarmRemoved(swarmId, reason),
     });
     this.stream = new EventStream(client, {
-      onEvent: (name, envelope) => this.handle(name, envelope),
+      onEvent: (name, envelope, id) => this.handle(name, envelope, id),
       onState: (state) => this.streamState(state),
       onReset: (reason) => {
         this.banners.show(`Reloaded the swarms: ${reason}`, { kind: "notice", key: "reset" });
         this.sync();
       },
     });
-    this.launchForm = new LaunchForm(document.getElementById("launch-form"), (body) => this.launch(body));
+    this.terminateDialog = new TerminateDialog();
     this.retryTimer = null;
     this.retryDelay = RETRY_FIRST_MS;
   }
@@ -46,46 +59,41 @@ export class App {
     clearTimeout(this.retryTimer);
     this.stream.stop();
     this.setConnection("connecting", "connecting…");
-    const firstLoad = !this.stream.lastId;
     try {
       await this.client.openSession();
       const state = await this.client.state();
       this.banners.dismiss("auth");
       this.banners.dismiss("connection");
       this.retryDelay = RETRY_FIRST_MS;
-      const known = new Set(this.panels.keys());
       this.store.load(state.swarms || []);
-      if (firstLoad) {
-        for (const [swarmId, panel] of this.panels) {
-          if (!known.has(swarmId)) panel.loadTranscripts(this.store.get(swarmId).node_count);
-        }
-      }
       this.stream.start(this.stream.lastId || state.last_event_id);
-      this.loadProviders();
+      this.showRoute();
+      this.launchFlow.loadProviders();
     } catch (error) {
       this.failed(error);
     }
   }
 
+  // "Forget" the token: nothing the token showed stays on the page.
+  clear() {
+    this.stream.stop();
+    this.stream.lastId = null;
+    this.store.load([]);
+    this.models.clear();
+    this.list.clear();
+    this.closeView();
+  }
+
   failed(error) {
     if (error.isAuth) {
       this.setConnection("auth", "not authorised");
-      this.banners.error(`The mirror refused this page: ${error.message}. Enter the API token above.`, "auth");
+      this.banners.error(`The mirror refused this page: ${error.message}. It needs the API token (CODESWARM_API_TOKEN): enter it above.`, "auth");
       return; // entering a token calls sync() again
     }
     this.setConnection("offline", "offline");
     this.banners.error(`Cannot load the swarms: ${error.message} (retrying)`, "connection");
     this.retryTimer = setTimeout(() => this.sync(), this.retryDelay);
     this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
-  }
-
-  async loadProviders() {
-    try {
-      const answer = await this.client.providers();
-      this.launchForm.setProviders((answer && answer.providers) || []);
-    } catch (error) {
-      this.banners.error(`Cannot list providers: ${error.message}`, "providers");
-    }
   }
 
   streamState(state) {
@@ -103,53 +111,193 @@ export class App {
     }
   }
 
-  handle(name, envelope) {
+  handle(name, envelope, id) {
     const data = envelope.data;
+    if (name === "swarm_launch_progress") this.launchFlow.progress(data);
     if (this.store.apply(name, envelope)) return;
     if (name === "command_rejected") {
-      const what = data.command ? `${data.command} ` : "command ";
-      this.banners.error(`${what}rejected (swarm ${data.swarm_id ?? "?"}): ${data.reason ?? "no reason given"}`);
+      this.rejected(data);
       return;
     }
     if (name === "workspace_archive_ready") {
-      this.banners.show(`Workspace archive of ${data.swarm_id} ready: ${data.url ?? ""}`, { kind: "notice" });
+      this.archives.add(data.swarm_id);
+      if (this.view && this.view.swarmId === data.swarm_id) this.view.setArchive(true);
+      this.banners.show(`The workspaces of swarm ${this.label(data.swarm_id)} are archived: use "Download workspaces".`, { kind: "notice" });
       return;
     }
     if (name === "workspace_archive_failed") {
-      this.banners.error(`Workspace archive of ${data.swarm_id} failed: ${data.reason ?? ""}`);
+      this.banners.error(`Archiving the workspaces of swarm ${this.label(data.swarm_id)} failed: ${data.reason ?? ""}`);
       return;
     }
-    const panel = this.panels.get(data.swarm_id);
-    if (panel) panel.apply(name, data);
+    const model = this.models.get(data.swarm_id);
+    if (model && model.apply(name, data, envelope.timestamp, id)) this.changed(data.swarm_id);
+  }
+
+  rejected(data) {
+    if (data.command === "launch") {
+      this.launchFlow.rejected(data);
+      return;
+    }
+    const what = data.command ? `${data.command} ` : "command ";
+    this.banners.error(`${what}rejected (swarm ${this.label(data.swarm_id)}): ${data.reason ?? "no reason given"}`);
+  }
+
+  label(swarmId) {
+    const swarm = this.store.get(swarmId);
+    return swarm ? swarmLabel(swarm) : String(swarmId ?? "?");
+  }
+
+  model(swarmId) {
+    let model = this.models.get(swarmId);
+    if (!model) {
+      model = new SwarmNodes(swarmId);
+      this.models.set(swarmId, model);
+    }
+    return model;
+  }
+
+  changed(swarmId) {
+    this.dirtySwarms.add(swarmId);
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.draw());
+  }
+
+  draw() {
+    this.frame = 0;
+    for (const swarmId of this.dirtySwarms) {
+      const swarm = this.store.get(swarmId);
+      const model = this.models.get(swarmId);
+      if (!swarm || !model) continue;
+      if (this.view && this.view.swarmId === swarmId) this.view.render(model.takeDirty());
+      else model.takeDirty();
+      this.list.upsert(swarm, model.counts(), this.launchFlow.progressOf(swarmId));
+    }
+    this.dirtySwarms.clear();
   }
 
   swarmChanged(swarm) {
-    this.list.upsert(swarm);
-    let panel = this.panels.get(swarm.swarm_id);
-    if (panel) {
-      panel.update(swarm);
-      return;
-    }
-    panel = new SwarmPanel(swarm, { client: this.client, banners: this.banners });
-    this.panels.set(swarm.swarm_id, panel);
-    this.panelRoot.prepend(panel.root);
+    this.model(swarm.swarm_id).setStatuses(swarm);
+    if (this.view && this.view.swarmId === swarm.swarm_id) this.view.update(swarm);
+    this.changed(swarm.swarm_id);
+    this.launchFlow.described(swarm);
   }
 
   swarmRemoved(swarmId) {
     this.list.remove(swarmId);
-    const panel = this.panels.get(swarmId);
-    if (panel) {
-      panel.root.remove();
-      this.panels.delete(swarmId);
+    this.models.delete(swarmId);
+    if (this.view && this.view.swarmId === swarmId) this.closeView();
+  }
+
+  // -- what the page shows -----------------------------------------------------------------------
+
+  showRoute() {
+    const { swarmId, nodeId, launch } = this.route.current();
+    this.launchFlow.show(launch || (!swarmId && this.store.swarms.size === 0));
+    this.list.setSelected(swarmId);
+    const swarm = swarmId ? this.store.get(swarmId) : null;
+    if (!swarm) {
+      this.closeView();
+      return;
+    }
+    if (!this.view || this.view.swarmId !== swarmId) this.openView(swarm);
+    if (nodeId !== null && nodeId < swarm.node_count) this.view.focusNode(nodeId);
+    else this.view.closeNode(false);
+  }
+
+  openView(swarm) {
+    this.closeView();
+    const swarmId = swarm.swarm_id;
+    const model = this.model(swarmId);
+    this.view = new SwarmView(swarm, model, {
+      inject: (nodes, content, mode) => this.inject(swarmId, nodes, content, mode),
+      interrupt: (nodes) => this.interrupt(swarmId, nodes),
+      decide: (nodeId, callId, decision) => this.client.decide(swarmId, callId, nodeId, decision),
+      terminate: () => this.terminate(swarmId),
+      download: () => this.download(swarmId),
+      focus: (nodeId) => this.focused(swarmId, nodeId),
+    });
+    this.view.setArchive(this.archives.has(swarmId));
+    this.slot.replaceChildren(this.view.root);
+    this.nothing.hidden = true;
+    this.client.live(swarmId).then(
+      (answer) => {
+        model.loadLive(answer);
+        this.changed(swarmId);
+      },
+      (error) => this.banners.error(`Cannot load the live state of swarm ${swarmLabel(swarm)}: ${error.message}`, "live"),
+    );
+  }
+
+  closeView() {
+    if (this.view) this.view.root.remove();
+    this.view = null;
+    this.nothing.hidden = false;
+  }
+
+  // The focused node changed: its whole transcript comes from the durable route (one request).
+  focused(swarmId, nodeId) {
+    this.route.setNode(swarmId, nodeId);
+    if (nodeId === null) return;
+    this.client.turns(swarmId, nodeId).then(
+      (answer) => {
+        const model = this.models.get(swarmId);
+        if (!model) return;
+        model.node(nodeId).loadDurable((answer && answer.turns) || []);
+        model.dirty.add(nodeId);
+        this.changed(swarmId);
+      },
+      (error) => this.banners.error(`Cannot load the transcript of node ${nodeId} of swarm ${this.label(swarmId)}: ${error.message}`, "turns"),
+    );
+  }
+
+  // -- commands ----------------------------------------------------------------------------------
+
+  async inject(swarmId, nodes, content, mode) {
+    const answer = await this.client.inject(swarmId, nodes, content, mode);
+    const model = this.models.get(swarmId);
+    for (const ref of (answer && answer.injections) || []) {
+      if (!model) break;
+      const node = model.node(ref.node_id);
+      const turn = mode === "steer" ? node.running : node.turn(ref.injection_id);
+      if (turn && mode !== "steer") turn.setPrompt(content);
+      model.dirty.add(ref.node_id);
+    }
+    this.changed(swarmId);
+    return answer;
+  }
+
+  async interrupt(swarmId, nodes) {
+    try {
+      await this.client.interrupt(swarmId, nodes);
+    } catch (error) {
+      this.banners.error(`Interrupt on swarm ${this.label(swarmId)} refused: ${error.message}`);
     }
   }
 
-  async launch(body) {
+  async terminate(swarmId) {
+    const swarm = this.store.get(swarmId);
+    if (!swarm) return;
+    const choice = await this.terminateDialog.ask(swarmLabel(swarm), swarm.node_count);
+    if (!choice) return;
     try {
-      await this.client.launch(body);
+      await this.client.terminate(swarmId, choice);
+      if (choice.download_workspaces) {
+        this.banners.show(`Terminating ${swarmLabel(swarm)}; a download button appears once its workspaces are archived.`, { kind: "notice" });
+      }
     } catch (error) {
-      if (error.isAuth) this.failed(error);
-      else this.banners.error(`Launch refused: ${error.message}`);
+      this.banners.error(`Terminate ${swarmLabel(swarm)} refused: ${error.message}`);
+    }
+  }
+
+  async download(swarmId) {
+    try {
+      const blob = await this.client.archive(swarmId);
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = `${swarmId}.tar.gz`;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+    } catch (error) {
+      this.banners.error(`Cannot download the workspaces of ${this.label(swarmId)}: ${error.message}`);
     }
   }
 }

@@ -6,19 +6,8 @@
 // (they share its id); an event from an entry before the last one handled is dropped, as a last guard
 // against doubles.
 
+import { isAfter } from "./entry_ids.js";
 import { ALL_EVENTS } from "./event_names.js";
-
-function entryKey(id) {
-  const match = /^(\d+)-(\d+)$/.exec(id || "");
-  return match ? [BigInt(match[1]), BigInt(match[2])] : null;
-}
-
-function isBefore(id, previous) {
-  const a = entryKey(id);
-  const b = entryKey(previous);
-  if (!a || !b) return false;
-  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
-}
 
 export class EventStream {
   // onEvent(name, envelope, id); onState("connecting" | "live" | "reconnecting" | "closed");
@@ -61,7 +50,7 @@ export class EventStream {
 
   receive(name, message) {
     const id = message.lastEventId;
-    if (id && this.lastId && isBefore(id, this.lastId)) return;
+    if (id && this.lastId && isAfter(this.lastId, id)) return;
     if (id) this.lastId = id;
     let envelope;
     try {

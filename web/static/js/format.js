@@ -1,27 +1,30 @@
-// Small text formats shared by the views (the same wording as the CLI's renderer).
+// Small text formats shared by the views.
 
-function count(value) {
+export function count(value) {
   return Number.isInteger(value) ? value.toLocaleString("en-US") : "?";
 }
 
-export function usageText(data) {
-  const total = data && typeof data.total === "object" && data.total ? data.total : {};
-  const parts = [`input ${count(total.inputTokens)}`];
-  if (total.cachedInputTokens) parts.push(`cached ${count(total.cachedInputTokens)}`);
-  parts.push(`output ${count(total.outputTokens)}`);
-  if (total.reasoningOutputTokens) parts.push(`reasoning ${count(total.reasoningOutputTokens)}`);
-  let text = `usage: ${count(total.totalTokens)} tokens (${parts.join(", ")})`;
-  if (Number.isInteger(data.context_window)) text += `, context window ${count(data.context_window)}`;
-  return text;
+// 1234 → "1.2k", for the matrix tiles.
+export function shortCount(value) {
+  if (!Number.isInteger(value)) return "";
+  if (value < 1000) return String(value);
+  if (value < 1_000_000) return `${(value / 1000).toFixed(value < 10_000 ? 1 : 0)}k`;
+  return `${(value / 1_000_000).toFixed(1)}M`;
 }
 
-export function errorText(error) {
-  if (!error) return "";
-  if (typeof error === "string") return error;
-  if (typeof error === "object" && error.message) return String(error.message);
-  return JSON.stringify(error);
+function breakdown(tokens) {
+  const parts = [`input ${count(tokens.inputTokens)}`];
+  if (tokens.cachedInputTokens) parts.push(`cached ${count(tokens.cachedInputTokens)}`);
+  parts.push(`output ${count(tokens.outputTokens)}`);
+  if (tokens.reasoningOutputTokens) parts.push(`reasoning ${count(tokens.reasoningOutputTokens)}`);
+  return `${count(tokens.totalTokens)} tokens (${parts.join(", ")})`;
 }
 
-export function shortId(id) {
-  return typeof id === "string" && id.length > 12 ? `${id.slice(0, 12)}…` : String(id ?? "");
+// A turn's usage: `last` is this turn's, `total` the thread's so far (cumulative, as the runtime says).
+export function usageText(usage) {
+  const pieces = [];
+  if (usage && usage.last && typeof usage.last === "object") pieces.push(`this turn ${breakdown(usage.last)}`);
+  if (usage && usage.total && typeof usage.total === "object") pieces.push(`thread total ${breakdown(usage.total)}`);
+  if (usage && Number.isInteger(usage.context_window)) pieces.push(`context window ${count(usage.context_window)}`);
+  return `usage: ${pieces.join(" · ") || "none reported"}`;
 }

@@ -1,20 +1,35 @@
-// The launch form: node count, provider and runtime from GET /v1/providers, the provider's own
-// launch fields, and the swarm's alias.
+// The launch form: node count, provider and runtime from GET /v1/providers, the provider's launch
+// fields with their defaults filled in and their patterns checked by the browser, alias, system
+// prompt, AGENTS.md and skills (the agents bundle, within the server's limits), runtime params.
 
-import { clear, el } from "./dom.js";
+import { clear, el, setText } from "./dom.js";
+import { readBundle } from "./launch_bundle.js";
+import { parseParams } from "./launch_params.js";
+
+// An HTML pattern is anchored already and compiled with the `v` flag; the server's is a Python regex.
+function htmlPattern(pattern) {
+  if (!pattern) return undefined;
+  const bare = pattern.replace(/^\^/, "").replace(/\$$/, "");
+  try {
+    new RegExp(`^(?:${bare})$`, "v");
+    return bare;
+  } catch {
+    return undefined; // the server still checks it
+  }
+}
 
 function fieldInput(field) {
   const value = field.default;
-  if (field.type === "boolean") {
-    return el("input", { attrs: { type: "checkbox", checked: Boolean(value) } });
-  }
+  if (field.type === "boolean") return el("input", { attrs: { type: "checkbox", checked: Boolean(value) } });
   if (field.type === "choice") {
     const select = el("select");
     for (const option of field.options || []) select.append(el("option", { text: option, attrs: { value: option } }));
     if (value !== null && value !== undefined) select.value = String(value);
     return select;
   }
-  const input = el("input", { attrs: { type: field.type === "integer" ? "number" : "text", required: field.required } });
+  const input = el("input", {
+    attrs: { type: field.type === "integer" ? "number" : "text", required: field.required, pattern: htmlPattern(field.pattern) },
+  });
   if (value !== null && value !== undefined) input.value = String(value);
   return input;
 }
@@ -26,16 +41,22 @@ function fieldValue(field, input) {
 }
 
 export class LaunchForm {
-  // launch(body) → Promise
-  constructor(form, launch) {
+  // launch(body) → Promise; limits: { maxBodyBytes }
+  constructor(form, launch, limits) {
     this.form = form;
     this.launch = launch;
+    this.limits = limits;
     this.nodes = form.querySelector("#launch-nodes");
     this.provider = form.querySelector("#launch-provider");
     this.runtime = form.querySelector("#launch-runtime");
     this.alias = form.querySelector("#launch-alias");
+    this.systemPrompt = form.querySelector("#launch-system-prompt");
+    this.agentsFile = form.querySelector("#launch-agents");
+    this.skillFiles = form.querySelector("#launch-skills");
+    this.runtimeParams = form.querySelector("#launch-runtime-params");
     this.fields = form.querySelector("#launch-fields");
     this.submit = form.querySelector("#launch-submit");
+    this.problem = form.querySelector("#launch-problem");
     this.providers = [];
     this.inputs = [];
     this.provider.addEventListener("change", () => this.showProvider());
@@ -62,41 +83,61 @@ export class LaunchForm {
 
   showProvider() {
     const provider = this.current();
+    const runtime = this.runtime.value;
     clear(this.runtime);
     clear(this.fields);
     this.inputs = [];
     if (!provider) return;
     if (provider.max_nodes) this.nodes.max = String(provider.max_nodes);
-    for (const runtime of provider.runtimes || []) this.runtime.append(el("option", { text: runtime, attrs: { value: runtime } }));
-    if (provider.defaults && provider.defaults.runtime) this.runtime.value = provider.defaults.runtime;
+    for (const name of provider.runtimes || []) this.runtime.append(el("option", { text: name, attrs: { value: name } }));
+    if ((provider.runtimes || []).includes(runtime)) this.runtime.value = runtime;
+    else if (provider.defaults && provider.defaults.runtime) this.runtime.value = provider.defaults.runtime;
     for (const field of provider.launch_fields || []) {
       if (field.key === "runtime") continue;
       const input = fieldInput(field);
       input.dataset.key = field.key;
+      input.name = `field-${field.key}`;
       if (field.description) input.title = field.description;
       this.inputs.push({ field, input });
       this.fields.append(el("label", {}, [document.createTextNode(`${field.label} `), input]));
     }
   }
 
-  body() {
+  async body() {
     const body = { nodes: Number(this.nodes.value) };
     if (this.provider.value) body.provider = this.provider.value;
     if (this.runtime.value) body.runtime = this.runtime.value;
     if (this.alias.value.trim()) body.alias = this.alias.value.trim();
+    if (this.systemPrompt.value.trim()) body.system_prompt = this.systemPrompt.value;
     const params = {};
     for (const { field, input } of this.inputs) {
       const value = fieldValue(field, input);
       if (value !== undefined && value !== field.default) params[field.key] = value;
     }
     if (Object.keys(params).length) body.provider_params = params;
+    const runtimeParams = parseParams(this.runtimeParams.value);
+    if (Object.keys(runtimeParams).length) body.runtime_params = runtimeParams;
+    const bundle = await readBundle(this.agentsFile.files, this.skillFiles.files);
+    if (bundle) body.agents_bundle = bundle;
+    const size = new Blob([JSON.stringify(body)]).size;
+    if (size > this.limits.maxBodyBytes) {
+      throw new Error(`the launch request is ${size.toLocaleString("en-US")} bytes; the server takes at most ${this.limits.maxBodyBytes.toLocaleString("en-US")}`);
+    }
     return body;
   }
 
   async send() {
+    setText(this.problem, "");
+    let body;
+    try {
+      body = await this.body();
+    } catch (error) {
+      setText(this.problem, error.message);
+      return;
+    }
     this.submit.disabled = true;
     try {
-      await this.launch(this.body());
+      await this.launch(body);
     } finally {
       this.submit.disabled = false;
     }

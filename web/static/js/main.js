@@ -16,10 +16,11 @@ async function start() {
     return;
   }
   const client = new MirrorClient(config.mirror_url);
-  const app = new App(client, banners);
+  const app = new App(client, banners, config);
   new TokenForm(document.getElementById("token-form"), {
     changed: () => app.sync(),
     closeSession: () => client.closeSession(),
+    forgotten: () => app.clear(),
   });
   await app.sync();
 }

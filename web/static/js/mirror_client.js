@@ -36,14 +36,13 @@ export class MirrorClient {
     return `${this.baseUrl}${path}`;
   }
 
-  async request(method, path, body) {
+  async send(method, path, body) {
     const headers = {};
     const token = readToken();
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    let answer;
     try {
-      answer = await fetch(this.url(path), {
+      return await fetch(this.url(path), {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -52,6 +51,10 @@ export class MirrorClient {
     } catch (error) {
       throw new MirrorError(0, `the mirror at ${this.baseUrl} does not answer (${error.message})`);
     }
+  }
+
+  async request(method, path, body) {
+    const answer = await this.send(method, path, body);
     if (answer.status === 204) return null;
     const text = await answer.text();
     let parsed = null;
@@ -75,6 +78,10 @@ export class MirrorClient {
     return this.request("GET", "/v1/providers");
   }
 
+  live(swarmId) {
+    return this.request("GET", `/v1/swarms/${encodeURIComponent(swarmId)}/live`);
+  }
+
   turns(swarmId, nodeId) {
     return this.request("GET", `/v1/swarms/${encodeURIComponent(swarmId)}/nodes/${nodeId}/turns`);
   }
@@ -83,12 +90,32 @@ export class MirrorClient {
     return this.request("POST", "/v1/swarms", body);
   }
 
-  inject(swarmId, nodes, content) {
-    return this.request("POST", `/v1/swarms/${encodeURIComponent(swarmId)}/inject`, { nodes, content });
+  inject(swarmId, nodes, content, mode = "queue") {
+    return this.request("POST", `/v1/swarms/${encodeURIComponent(swarmId)}/inject`, { nodes, content, mode });
   }
 
-  terminate(swarmId) {
-    return this.request("POST", `/v1/swarms/${encodeURIComponent(swarmId)}/terminate`, {});
+  interrupt(swarmId, nodes) {
+    return this.request("POST", `/v1/swarms/${encodeURIComponent(swarmId)}/interrupt`, { nodes });
+  }
+
+  terminate(swarmId, options = {}) {
+    return this.request("POST", `/v1/swarms/${encodeURIComponent(swarmId)}/terminate`, options);
+  }
+
+  // The workspaces archive as a Blob (fetched with the token, which a plain link could not send).
+  async archive(swarmId) {
+    const answer = await this.send("GET", `/v1/swarms/${encodeURIComponent(swarmId)}/archive`);
+    if (!answer.ok) {
+      const text = await answer.text();
+      let reason = text || answer.statusText;
+      try {
+        reason = describe(JSON.parse(text).detail);
+      } catch {
+        // keep the text
+      }
+      throw new MirrorError(answer.status, reason);
+    }
+    return answer.blob();
   }
 
   decide(swarmId, callId, nodeId, decision) {

@@ -1,37 +1,119 @@
-// The table of swarms: one row each, kept in step with the store.
+// The sidebar: every swarm with its status, node counts by state, alias, provider and age, plus a
+// ghost for each launch the router has not described yet.  Selecting a row shows that swarm.
 
+import { age } from "./clock.js";
 import { el, setText } from "./dom.js";
 
-const COLUMNS = ["status", "health", "provider", "runtime", "node_count", "job_id", "reason"];
+const SUMMARY_STATES = [
+  ["busy", "busy"],
+  ["idle", "idle"],
+  ["approval", "waiting"],
+  ["starting", "starting"],
+  ["stale", "stale"],
+  ["failed", "failed"],
+  ["exited", "exited"],
+];
 
 export class SwarmList {
-  constructor(table, emptyNote) {
-    this.body = table.tBodies[0];
+  // select(swarmId)
+  constructor(list, emptyNote, select) {
+    this.list = list;
     this.emptyNote = emptyNote;
+    this.select = select;
     this.rows = new Map();
+    this.ghosts = new Map();
+    this.selected = null;
   }
 
-  upsert(swarm) {
-    let row = this.rows.get(swarm.swarm_id);
+  row(swarmId) {
+    let row = this.rows.get(swarmId);
     if (!row) {
-      const link = el("a", { attrs: { href: `#swarm-${swarm.swarm_id}` } });
-      row = el("tr", { data: { swarmId: swarm.swarm_id } }, [el("td", {}, [link])]);
-      for (const column of COLUMNS) row.append(el("td", { className: `col-${column}` }));
-      this.rows.set(swarm.swarm_id, row);
-      this.body.append(row);
+      const button = el("button", { className: "swarm-row", attrs: { type: "button" }, data: { swarmId } }, [
+        el("span", { className: "row-name" }),
+        el("span", { className: "row-status" }),
+        el("span", { className: "row-counts" }),
+        el("span", { className: "row-where muted" }),
+        el("span", { className: "row-progress muted" }),
+      ]);
+      button.addEventListener("click", () => this.select(swarmId));
+      row = el("li", { data: { swarmId } }, [button]);
+      this.rows.set(swarmId, row);
+      this.list.prepend(row);
     }
-    setText(row.querySelector("a"), swarm.alias ? `${swarm.alias} (${swarm.swarm_id})` : swarm.swarm_id);
-    for (const column of COLUMNS) setText(row.querySelector(`.col-${column}`), swarm[column] ?? "");
+    return row;
+  }
+
+  upsert(swarm, counts, progress) {
+    const row = this.row(swarm.swarm_id);
+    const button = row.firstChild;
+    const name = swarm.alias || swarm.swarm_id;
+    setText(button.querySelector(".row-name"), name);
+    button.title = swarm.swarm_id;
+    const status = button.querySelector(".row-status");
+    setText(status, swarm.status);
+    status.dataset.status = swarm.status;
     row.dataset.status = swarm.status;
-    this.emptyNote.hidden = this.rows.size > 0;
+    const parts = SUMMARY_STATES.filter(([state]) => counts[state]).map(([state, label]) => `${counts[state]} ${label}`);
+    if (counts.failedCommands) parts.push(`${counts.failedCommands} failed cmd`);
+    setText(button.querySelector(".row-counts"), parts.join(" · "));
+    setText(button.querySelector(".row-where"), `${swarm.node_count} × ${swarm.provider}/${swarm.runtime} · ${age(swarm.created_at)}`);
+    const launching = swarm.status === "launching" || swarm.status === "pending";
+    setText(button.querySelector(".row-progress"), launching ? progress || swarm.reason || "" : "");
+    button.setAttribute("aria-label", `swarm ${name} (${swarm.swarm_id}): ${swarm.status}${parts.length ? `, ${parts.join(", ")}` : ""}`);
+    this.markSelected();
+    this.showEmpty();
   }
 
   remove(swarmId) {
     const row = this.rows.get(swarmId);
-    if (row) {
-      row.remove();
-      this.rows.delete(swarmId);
+    if (row) row.remove();
+    this.rows.delete(swarmId);
+    this.showEmpty();
+  }
+
+  // A launch sent but not yet described by the router: shown at once, replaced by the swarm's row.
+  ghost(key, alias, text) {
+    let row = this.ghosts.get(key);
+    if (!row) {
+      row = el("li", { className: "ghost", data: { ghost: key } }, [
+        el("span", { className: "row-name", text: alias || "new swarm" }),
+        el("span", { className: "row-progress muted" }),
+      ]);
+      this.ghosts.set(key, row);
+      this.list.prepend(row);
     }
-    this.emptyNote.hidden = this.rows.size > 0;
+    setText(row.querySelector(".row-progress"), text);
+    this.showEmpty();
+  }
+
+  dropGhost(key) {
+    const row = this.ghosts.get(key);
+    if (row) row.remove();
+    this.ghosts.delete(key);
+    this.showEmpty();
+  }
+
+  setSelected(swarmId) {
+    this.selected = swarmId;
+    this.markSelected();
+  }
+
+  markSelected() {
+    for (const [swarmId, row] of this.rows) {
+      const button = row.firstChild;
+      if (swarmId === this.selected) button.setAttribute("aria-current", "true");
+      else button.removeAttribute("aria-current");
+    }
+  }
+
+  showEmpty() {
+    this.emptyNote.hidden = this.rows.size + this.ghosts.size > 0;
+  }
+
+  clear() {
+    for (const row of [...this.rows.values(), ...this.ghosts.values()]) row.remove();
+    this.rows.clear();
+    this.ghosts.clear();
+    this.showEmpty();
   }
 }

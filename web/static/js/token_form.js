@@ -4,8 +4,9 @@
 import { forgetToken, readToken, saveToken } from "./token_store.js";
 
 export class TokenForm {
-  // changed() is called after the token was set or forgotten; closeSession() before it is forgotten
-  constructor(form, { changed, closeSession }) {
+  // changed() is called after the token was set or forgotten; closeSession() before it is forgotten;
+  // forgotten() when it was, so the page drops everything the token showed
+  constructor(form, { changed, closeSession, forgotten }) {
     this.input = form.querySelector("#token-input");
     this.forget = form.querySelector("#token-forget");
     this.changed = changed;
@@ -22,6 +23,7 @@ export class TokenForm {
     this.forget.addEventListener("click", async () => {
       await this.closeSession().catch(() => undefined);
       forgetToken();
+      forgotten();
       this.show();
       this.changed();
     });

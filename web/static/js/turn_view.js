@@ -1,241 +1,165 @@
-// One turn of one node: its prompt, then its items in the order they arrive (reasoning, commands
-// with their output and exit code, answer text, file changes, approvals, errors), then usage and
-// how it ended.  Streamed text grows in place; the completed item settles it.
+// One turn drawn from its TurnModel: prompt (collapsed when long), state and times, then its items in
+// order — reasoning and answer (plain text while streaming, sanitized markdown once complete),
+// commands as the agent asked for them with output collapsed to its last lines, exit code and
+// duration, file changes, approval cards, errors — then usage.  Only what changed is redrawn.
 
+import { ApprovalCard } from "./approval_card.js";
+import { between, clockTime, duration } from "./clock.js";
+import { CollapsibleText } from "./collapsible.js";
+import { innerCommand } from "./command_text.js";
 import { el, setText } from "./dom.js";
-import { errorText, usageText } from "./format.js";
+import { usageText } from "./format.js";
+import { renderMarkdown } from "./markdown.js";
 
-function sameText(streamed, final) {
-  return streamed.replace(/\s+/g, "") === final.replace(/\s+/g, "");
+const PROMPT_LINES = 6;
+const OUTPUT_LINES = 8;
+
+class TextItemView {
+  constructor(item) {
+    this.body = el("div", { className: item.kind === "assistant" ? "answer" : "reasoning-text" });
+    this.root =
+      item.kind === "reasoning"
+        ? el("details", { className: "reasoning" }, [el("summary", { text: "reasoning" }), this.body])
+        : this.body;
+    this.textNode = null;
+    this.shown = 0;
+    this.markdown = false;
+  }
+
+  update(item) {
+    if (item.final) {
+      if (!this.markdown || this.shownText !== item.text) {
+        this.body.replaceChildren(renderMarkdown(item.text));
+        this.body.classList.add("markdown");
+        this.markdown = true;
+        this.shownText = item.text;
+      }
+      if (item.text) this.body.dataset.streamed = this.body.dataset.streamed || "false";
+      this.body.dataset.final = "true";
+      return;
+    }
+    if (!this.textNode) {
+      this.textNode = document.createTextNode("");
+      this.body.replaceChildren(this.textNode);
+    }
+    if (item.text.length < this.shown) {
+      this.textNode.data = item.text;
+    } else {
+      this.textNode.appendData(item.text.slice(this.shown));
+    }
+    this.shown = item.text.length;
+    if (this.shown) this.body.dataset.streamed = "true";
+  }
 }
 
-// A block of streamed text (reasoning or answer).
-class TextItem {
-  constructor(root, textNode) {
-    this.root = root;
-    this.textNode = textNode;
-    this.streamed = "";
-    this.final = false;
+class CommandView {
+  constructor() {
+    this.line = el("div", { className: "command-line" });
+    this.output = new CollapsibleText({ className: "command-output", keep: "tail", lines: OUTPUT_LINES, label: "output" });
+    this.exit = el("div", { className: "command-exit" });
+    this.root = el("div", { className: "command" }, [this.line, this.output.root, this.exit]);
   }
 
-  append(delta) {
-    if (this.final) return;
-    this.streamed += delta;
-    this.textNode.appendData(delta);
-    this.root.dataset.streamed = "true";
-  }
-
-  settle(text) {
-    if (typeof text === "string" && !(this.streamed && sameText(this.streamed, text))) {
-      this.textNode.data = text;
+  update(item) {
+    const asked = innerCommand(item.command);
+    setText(this.line, `$ ${asked}`);
+    this.line.title = Array.isArray(item.command) ? item.command.join(" ") : String(item.command ?? "");
+    this.root.dataset.callId = item.id ?? "";
+    if (item.stream) this.root.dataset.stream = item.stream;
+    this.output.set(item.text);
+    let text = "running…";
+    if (Number.isInteger(item.exit_code)) {
+      text = `exit ${item.exit_code}`;
+      this.root.dataset.exitCode = String(item.exit_code);
+    } else if (item.final) {
+      text = `command ${item.status || "ended"}`;
     }
-    this.final = true;
-    this.root.dataset.final = "true";
+    if (typeof item.duration_ms === "number") text += ` · ${duration(item.duration_ms)}`;
+    setText(this.exit, text);
+    if (item.final) this.root.dataset.final = "true";
+  }
+}
+
+class LineView {
+  constructor(className) {
+    this.root = el("div", { className });
+  }
+
+  update(item) {
+    if (item.kind === "file") {
+      const verb = item.final ? "edited" : "editing";
+      setText(this.root, `${verb}: ${(item.paths || []).join(", ") || "files"}`);
+    } else {
+      setText(this.root, `agent error: ${item.text}`);
+    }
   }
 }
 
 export class TurnView {
-  // onDecision(callId, decision) sends an approval decision for this turn's node.
-  constructor(injectionId, { onDecision }) {
-    this.injectionId = injectionId;
-    this.onDecision = onDecision;
-    this.items = new Map();
-    this.settled = false; // loaded complete from the durable transcript: the stream adds nothing
-    this.prompt = el("pre", { className: "turn-prompt", attrs: { hidden: true } });
+  // actions: { decide(callId, decision), where } — where names the node and swarm for accessible names
+  constructor(turn, actions) {
+    this.turn = turn;
+    this.actions = actions;
+    this.drawn = -1;
+    this.views = new Map();
     this.state = el("span", { className: "turn-state" });
+    this.times = el("span", { className: "turn-times" });
+    this.prompt = new CollapsibleText({ className: "turn-prompt", keep: "head", lines: PROMPT_LINES, label: "prompt" });
+    this.prompt.root.hidden = true;
     this.body = el("div", { className: "turn-items" });
     this.usageLine = el("div", { className: "usage", attrs: { hidden: true } });
-    this.root = el("article", { className: "turn", data: { injectionId: injectionId || "" } }, [
-      el("div", { className: "turn-head" }, [el("span", { className: "turn-label", text: "turn" }), this.state]),
-      this.prompt,
+    this.root = el("article", { className: "turn", data: { injectionId: turn.injectionId || "" } }, [
+      el("div", { className: "turn-head" }, [el("span", { className: "turn-label", text: "turn" }), this.state, this.times]),
+      this.prompt.root,
       this.body,
       this.usageLine,
     ]);
   }
 
-  setPrompt(text) {
-    if (typeof text !== "string" || !text) return;
-    setText(this.prompt, text);
-    this.prompt.hidden = false;
-  }
-
-  setState(text) {
-    setText(this.state, text);
-    this.root.dataset.state = text.split(":")[0];
-  }
-
-  // -- streamed text -----------------------------------------------------------------------------
-
-  textItem(kind, itemId) {
-    const key = `${kind}:${itemId ?? ""}`;
-    let item = this.items.get(key);
-    if (item) return item;
-    const textNode = document.createTextNode("");
-    let root;
-    if (kind === "reasoning") {
-      const text = el("pre", { className: "reasoning-text" });
-      text.append(textNode);
-      root = el("details", { className: "reasoning" }, [el("summary", { text: "reasoning" }), text]);
-    } else {
-      root = el("div", { className: "answer" });
-      root.append(textNode);
+  update() {
+    const turn = this.turn;
+    if (turn.version === this.drawn) return false;
+    this.drawn = turn.version;
+    const state = turn.stateDetail ? `${turn.state}: ${turn.stateDetail}` : turn.state;
+    setText(this.state, state);
+    this.root.dataset.state = turn.state;
+    const took = between(turn.startedAt, turn.completedAt);
+    setText(this.times, [clockTime(turn.startedAt), took && `took ${took}`].filter(Boolean).join(" · "));
+    if (turn.prompt) {
+      this.prompt.set(turn.prompt);
+      this.prompt.root.hidden = false;
     }
-    item = new TextItem(root, textNode);
-    this.items.set(key, item);
-    this.body.append(root);
-    return item;
-  }
-
-  delta(kind, data) {
-    if (typeof data.delta === "string" && data.delta) this.textItem(kind, data.item_id).append(data.delta);
-  }
-
-  completed(kind, data) {
-    this.textItem(kind, data.item_id).settle(data.text);
-  }
-
-  // -- commands ----------------------------------------------------------------------------------
-
-  command(data) {
-    const key = `command:${data.call_id ?? data.item_id ?? ""}`;
-    let item = this.items.get(key);
-    if (item) return item;
-    const output = document.createTextNode("");
-    const outputBlock = el("pre", { className: "command-output" });
-    outputBlock.append(output);
-    item = {
-      line: el("div", { className: "command-line" }),
-      output,
-      streamed: "",
-      exit: el("div", { className: "command-exit", text: "running…" }),
-    };
-    item.root = el("div", { className: "command", data: { callId: data.call_id ?? "" } }, [item.line, outputBlock, item.exit]);
-    this.items.set(key, item);
-    this.body.append(item.root);
-    return item;
-  }
-
-  commandStarted(data) {
-    const item = this.command(data);
-    setText(item.line, `$ ${data.command ?? ""}`);
-  }
-
-  commandOutput(data) {
-    if (typeof data.delta !== "string" || !data.delta) return;
-    const item = this.command(data);
-    if (item.root.dataset.final) return;
-    item.streamed += data.delta;
-    item.output.appendData(data.delta);
-  }
-
-  commandCompleted(data) {
-    const item = this.command(data);
-    if (data.command !== undefined && data.command !== null) setText(item.line, `$ ${data.command}`);
-    if (typeof data.output === "string" && !(item.streamed && sameText(item.streamed, data.output))) {
-      item.output.data = data.output;
+    const present = new Set();
+    for (const item of turn.items) {
+      present.add(item.key);
+      let view = this.views.get(item.key);
+      if (!view) {
+        view = this.makeView(item);
+        this.views.set(item.key, view);
+        this.body.append(view.root);
+      }
+      if (view.version !== item.version) {
+        view.version = item.version;
+        view.update(item);
+      }
     }
-    let text;
-    if (Number.isInteger(data.exit_code)) {
-      text = `exit ${data.exit_code}`;
-      item.root.dataset.exitCode = String(data.exit_code);
-    } else {
-      text = `command ${data.status || "ended"}`;
+    for (const [key, view] of this.views) {
+      if (!present.has(key)) {
+        view.root.remove();
+        this.views.delete(key);
+      }
     }
-    if (typeof data.duration_ms === "number") text += ` (${data.duration_ms} ms)`;
-    setText(item.exit, text);
-    item.root.dataset.final = "true";
-  }
-
-  // -- everything else ---------------------------------------------------------------------------
-
-  fileChange(verb, data) {
-    const key = `file:${data.item_id ?? ""}`;
-    let line = this.items.get(key);
-    if (!line) {
-      line = el("div", { className: "filechange" });
-      this.items.set(key, line);
-      this.body.append(line);
+    if (turn.usage) {
+      setText(this.usageLine, usageText(turn.usage));
+      this.usageLine.hidden = false;
     }
-    const paths = (Array.isArray(data.changes) ? data.changes : [])
-      .filter((change) => change && change.path)
-      .map((change) => String(change.path));
-    let text = `${verb}: ${paths.join(", ") || "files"}`;
-    if (verb === "edited" && data.status && data.status !== "completed") text += ` (${data.status})`;
-    setText(line, text);
+    return true;
   }
 
-  approvalRequired(data) {
-    const key = `approval:${data.request_id ?? data.call_id ?? ""}`;
-    if (this.items.has(key)) return;
-    const accept = el("button", { className: "approve", text: "Approve", attrs: { type: "button" } });
-    const decline = el("button", { className: "decline", text: "Deny", attrs: { type: "button" } });
-    const state = el("span", { className: "approval-state" });
-    let text = `approval needed for $ ${data.command ?? "?"}`;
-    if (data.reason) text += `: ${data.reason}`;
-    const root = el("div", { className: "approval" }, [el("span", { text }), accept, decline, state]);
-    const decide = (decision) => {
-      accept.disabled = decline.disabled = true;
-      setText(state, `${decision === "accept" ? "approving" : "denying"}…`);
-      this.onDecision(data.call_id, decision).then(
-        () => setText(state, decision === "accept" ? "approved" : "denied"),
-        (error) => {
-          accept.disabled = decline.disabled = false;
-          setText(state, `failed: ${error.message}`);
-        },
-      );
-    };
-    accept.addEventListener("click", () => decide("accept"));
-    decline.addEventListener("click", () => decide("decline"));
-    this.items.set(key, { root, accept, decline, state });
-    this.body.append(root);
-  }
-
-  approvalResolved(data) {
-    const item = this.items.get(`approval:${data.request_id ?? ""}`);
-    if (!item) return;
-    item.accept.disabled = item.decline.disabled = true;
-    item.root.dataset.resolved = "true";
-    setText(item.state, "resolved");
-  }
-
-  agentError(data) {
-    let text = `agent error: ${data.message ?? ""}`;
-    if (data.will_retry) text += " (will retry)";
-    this.body.append(el("div", { className: "agent-error", text }));
-  }
-
-  usage(data) {
-    setText(this.usageLine, usageText(data));
-    this.usageLine.hidden = false;
-  }
-
-  complete(data) {
-    let text = data.status || "completed";
-    const error = errorText(data.error);
-    if (error) text += `: ${error}`;
-    this.setState(text);
-    for (const item of this.items.values()) {
-      if (item instanceof TextItem && !item.final) item.settle(null);
-    }
-  }
-
-  // A turn from GET .../turns (completed items only).
-  // It only fills in what the stream has not shown yet: commands are keyed by call id, and text of a
-  // kind the stream already began is left to the stream.
-  loadDurable(turn) {
-    this.setPrompt(turn.prompt);
-    if (turn.reasoning && !this.hasText("reasoning")) {
-      this.completed("reasoning", { item_id: "durable", text: turn.reasoning });
-    }
-    for (const command of turn.commands || []) this.commandCompleted(command);
-    if (turn.assistant && !this.hasText("assistant")) {
-      this.completed("assistant", { item_id: "durable", text: turn.assistant });
-    }
-    if (turn.usage && this.usageLine.hidden) this.usage(turn.usage);
-    if (!this.state.textContent || turn.completed_at) this.setState(turn.status || "");
-  }
-
-  hasText(kind) {
-    return [...this.items.keys()].some((key) => key.startsWith(`${kind}:`));
+  makeView(item) {
+    if (item.kind === "reasoning" || item.kind === "assistant") return new TextItemView(item);
+    if (item.kind === "command") return new CommandView();
+    if (item.kind === "approval") return new ApprovalCard(item, this.actions);
+    return new LineView(item.kind === "file" ? "filechange" : "agent-error");
   }
 }
