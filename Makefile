@@ -45,7 +45,7 @@ slurm: install
 
 ## web-vendor: re-fetch the pinned browser libraries (marked, DOMPurify) into web/static/vendor (committed)
 web-vendor: install
-	$(BIN)/python scripts/vendor_web.py
+	$(BIN)/python -m web.vendor
 
 ## bench: benchmarks that print figures (never part of pass/fail)
 bench: install

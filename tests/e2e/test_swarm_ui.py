@@ -39,7 +39,7 @@ def test_launch_inject_watch_reload_terminate(page: Page, embedded: EmbeddedProc
 
     row = swarm_row(page, "e2e-two-nodes")
     expect(row.locator(".row-status")).to_have_text("running")
-    expect(row.locator(".row-where")).to_contain_text("2 × local/mock")
+    expect(row.locator(".row-where")).to_contain_text("2 nodes · local/mock")
     expect(row.locator(".row-counts")).to_have_text("2 idle")
     expect(view.locator(".tile")).to_have_count(2)
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 PAYLOAD = (
     '**bold** and `code` <img src=x onerror="window.__xss = 1"> <script>window.__xss = 2</script>\n\n'
-    "[click](javascript:window.__xss=3) <b id=\"answer-markup\">b</b>"
+    '[click](javascript:window.__xss=3) <b id="answer-markup">b</b>'
 )
 
 

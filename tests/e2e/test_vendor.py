@@ -1,11 +1,11 @@
-"""The vendored browser libraries are exactly the pinned releases (scripts/vendor_web.py), licences included."""
+"""The vendored browser libraries are exactly the pinned releases (web/vendor.py), licences included."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 
-from scripts.vendor_web import LOCK_FILE, PINS, VENDOR_DIR
+from web.vendor import LOCK_FILE, PINS, VENDOR_DIR
 
 
 def test_vendored_files_are_the_pinned_releases() -> None:

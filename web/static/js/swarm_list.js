@@ -56,7 +56,7 @@ export class SwarmList {
     const parts = SUMMARY_STATES.filter(([state]) => counts[state]).map(([state, label]) => `${counts[state]} ${label}`);
     if (counts.failedCommands) parts.push(`${counts.failedCommands} failed cmd`);
     setText(button.querySelector(".row-counts"), parts.join(" · "));
-    setText(button.querySelector(".row-where"), `${swarm.node_count} × ${swarm.provider}/${swarm.runtime} · ${age(swarm.created_at)}`);
+    setText(button.querySelector(".row-where"), `${swarm.node_count} nodes · ${swarm.provider}/${swarm.runtime} · ${age(swarm.created_at)}`);
     const launching = swarm.status === "launching" || swarm.status === "pending";
     setText(button.querySelector(".row-progress"), launching ? progress || swarm.reason || "" : "");
     button.setAttribute("aria-label", `swarm ${name} (${swarm.swarm_id}): ${swarm.status}${parts.length ? `, ${parts.join(", ")}` : ""}`);

@@ -3,7 +3,8 @@ network and no build step at run time).
 
 Each package is a pinned release fetched with ``npm pack`` and checked against the integrity hash
 recorded here before a file is taken from it; its licence travels with it.  Run ``make web-vendor``
-after changing a pin.  ``tests/e2e/test_vendor.py`` checks that the committed files are what the pins say.
+(``python -m web.vendor``) after changing a pin.  ``tests/e2e/test_vendor.py`` checks that the committed
+files are what the pins say.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-VENDOR_DIR = Path(__file__).resolve().parent.parent / "web" / "static" / "vendor"
+VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
 LOCK_FILE = VENDOR_DIR / "vendor.lock.json"
 
 
