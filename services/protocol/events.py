@@ -11,10 +11,11 @@ runtime message is kept under `raw`.  Clients ignore events and fields they do n
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
 import os
 import time
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -66,10 +67,21 @@ def new_event_id() -> str:
     return f"{_prefix}{next(_counter):x}"
 
 
+@functools.lru_cache(maxsize=64)
+def _utc_second(whole_seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole_seconds))
+
+
 def utc_timestamp(epoch_seconds: float | None = None) -> str:
-    """ISO 8601 UTC with milliseconds, e.g. ``2026-11-24T16:18:17.123Z``."""
-    moment = datetime.fromtimestamp(time.time() if epoch_seconds is None else epoch_seconds, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """ISO 8601 UTC with milliseconds, e.g. ``2026-11-24T16:18:17.123Z``.  Called for every envelope:
+    the part up to the second is formatted once per second, and nothing else is allocated but the text
+    (the microseconds are rounded half to even first, exactly as ``datetime.fromtimestamp`` does)."""
+    moment = time.time() if epoch_seconds is None else epoch_seconds
+    whole = math.floor(moment)
+    micros = round((moment - whole) * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    return f"{_utc_second(whole)}.{micros // 1000:03d}Z"
 
 
 def make_envelope(event: EventName | str, data: dict[str, Any], timestamp: str | None = None) -> dict[str, Any]:
