@@ -1,12 +1,16 @@
 """Stream items: a bus entry parsed once, with its SSE frame encoded once and shared by every client.
 
-The SSE framing is sse-starlette's (``ServerSentEvent.encode``); the mirror only caches the bytes so that
-a thousand clients do not re-encode the same event a thousand times.
+The frame is built straight from the bytes the bus holds: an envelope is JSON on one line, so it is the
+``data:`` line as it is, never decoded to text and encoded again.  The framing is the one of the SSE
+format (and of sse-starlette, which sends the keep-alives): ``id:``, ``event:``, one ``data:`` line per
+line of data, each ended by ``\n``, and an empty line.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +25,7 @@ log = logging.getLogger(__name__)
 
 EntryKey = tuple[int, int]
 SSE_SEP = "\n"
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 # (event, swarm_id, node_id, injection_id, item_id): deltas with the same key belong to one item.
 MergeKey = tuple[str, str | None, int | None, str | None, str]
@@ -34,12 +39,23 @@ def format_entry_id(key: EntryKey) -> str:
     return f"{key[0]}-{key[1]}"
 
 
-def encode_frame(event: str, data: str, entry_id: str | None = None) -> bytes:
-    return ServerSentEvent(data=data, event=event, id=entry_id, sep=SSE_SEP).encode()
+def _one_line(value: bytes) -> bytes:
+    return _LINE_BREAK.sub(b"", value) if b"\n" in value or b"\r" in value else value
 
 
-def encode_comment(text: str) -> bytes:
-    return ServerSentEvent(comment=text, sep=SSE_SEP).encode()
+@functools.lru_cache(maxsize=256)
+def _event_line(event: str) -> bytes:
+    return b"event: " + _one_line(event.encode()) + b"\n"
+
+
+def encode_frame(event: str, data: str | bytes, entry_id: str | None = None) -> bytes:
+    payload = data.encode() if isinstance(data, str) else data
+    head = (
+        _event_line(event) if entry_id is None else b"id: " + _one_line(entry_id.encode()) + b"\n" + _event_line(event)
+    )
+    if b"\n" in payload or b"\r" in payload:
+        return head + b"".join([b"data: " + line + b"\n" for line in _LINE_BREAK.split(payload)]) + b"\n"
+    return head + b"data: " + payload + b"\n\n"
 
 
 def encode_retry(retry_ms: int) -> bytes:
@@ -83,6 +99,16 @@ def _node_id(data: dict[str, Any]) -> int | None:
     return node_id if isinstance(node_id, int) and not isinstance(node_id, bool) else None
 
 
+def _annotated(payload: bytes, envelope: dict[str, Any]) -> bytes:
+    """The entry's bytes with the ``request_id`` the ledger just put last in ``data``.  When ``data`` is
+    the envelope's last member (every envelope the router makes) the new member is spliced in before
+    its closing brace; anything else is encoded again."""
+    data = envelope["data"]
+    if len(data) > 1 and next(reversed(envelope)) == "data" and payload.endswith(b"}}"):
+        return payload[:-2] + b',"request_id":' + orjson.dumps(data["request_id"]) + b"}}"
+    return orjson.dumps(envelope)
+
+
 def item_from_entry(entry: BusEntry, ledger: RequestLedger | None = None) -> StreamItem | None:
     """Parse one bus entry; None (logged) for an entry that is not an event envelope."""
     try:
@@ -99,11 +125,11 @@ def item_from_entry(entry: BusEntry, ledger: RequestLedger | None = None) -> Str
     if not isinstance(data, dict):
         data = {}
         envelope["data"] = data
-    text = entry.data.decode()
+    payload = entry.data
     if ledger is not None:
         ledger.learn(event, data)
         if ledger.annotate(event, data):
-            text = orjson.dumps(envelope).decode()
+            payload = _annotated(payload, envelope)
     swarm_id = data.get("swarm_id")
     return StreamItem(
         id=entry.id,
@@ -112,7 +138,7 @@ def item_from_entry(entry: BusEntry, ledger: RequestLedger | None = None) -> Str
         swarm_id=swarm_id if isinstance(swarm_id, str) else None,
         node_id=_node_id(data),
         envelope=envelope,
-        frame=encode_frame(event, text, entry.id),
+        frame=encode_frame(event, payload, entry.id),
         merge_key=_merge_key(event, data),
     )
 
@@ -128,5 +154,5 @@ def synthetic_item(event: str, data: dict[str, Any], after: EntryKey) -> StreamI
         swarm_id=swarm_id if isinstance(swarm_id, str) else None,
         node_id=_node_id(data),
         envelope=envelope,
-        frame=encode_frame(event, orjson.dumps(envelope).decode()),
+        frame=encode_frame(event, orjson.dumps(envelope)),
     )

@@ -58,7 +58,7 @@ def resume_id(header: str | None, query: str | None) -> str | None:
 
 
 def _control(event: str, payload: dict[str, object]) -> bytes:
-    return encode_frame(event, orjson.dumps(payload).decode())
+    return encode_frame(event, orjson.dumps(payload))
 
 
 class _Progress:
