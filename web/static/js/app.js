@@ -256,9 +256,7 @@ export class App {
     const model = this.models.get(swarmId);
     for (const ref of (answer && answer.injections) || []) {
       if (!model) break;
-      const node = model.node(ref.node_id);
-      const turn = mode === "steer" ? node.running : node.turn(ref.injection_id);
-      if (turn && mode !== "steer") turn.setPrompt(content);
+      model.node(ref.node_id).turn(ref.injection_id).setPrompt(content);
       model.dirty.add(ref.node_id);
     }
     this.changed(swarmId);

@@ -1,5 +1,6 @@
-// The codeswarm.router.v1 event names this page listens for (services/protocol/events.py).
-// Anything else on the stream is ignored, as the protocol asks of clients.
+// The codeswarm.router.v1 event names this page listens for: every name of EventName in
+// services/protocol/events.py (tests/e2e/test_event_names.py fails when the two differ, so a new
+// event cannot silently vanish).  Anything else on the stream is ignored, as the protocol asks.
 
 export const EXECUTION_EVENTS = [
   "turn_started",
@@ -18,6 +19,7 @@ export const EXECUTION_EVENTS = [
   "turn_complete",
   "thread_status",
   "agent_error",
+  "agent_warning",
 ];
 
 export const LIFECYCLE_EVENTS = [
@@ -31,6 +33,8 @@ export const LIFECYCLE_EVENTS = [
   "inject_ack",
   "inject_delivered",
   "inject_failed",
+  "inject_queued",
+  "inject_steered",
   "workspace_archive_ready",
   "workspace_archive_failed",
 ];

@@ -43,9 +43,11 @@ export class NodeModel {
     return last;
   }
 
+  // The turn running now (a queued or steered injection after it does not hide it).
   get running() {
-    const latest = this.latest;
-    return latest && latest.running ? latest : null;
+    let found = null;
+    for (const turn of this.turns.values()) if (turn.running) found = turn;
+    return found;
   }
 
   setStatus(node) {
@@ -72,7 +74,7 @@ export class NodeModel {
   apply(name, data, timestamp) {
     if (name === "thread_status") return;
     if (name === "agent_error") this.lastError = String(data.message ?? "");
-    if (name === "inject_ack" || name === "inject_delivered" || name === "inject_queued" || name === "inject_failed") {
+    if (name.startsWith("inject_")) {
       this.injection(name, data);
     } else {
       const turn = this.turn(data.injection_id);
@@ -90,6 +92,7 @@ export class NodeModel {
     const turn = this.turn(data.injection_id);
     if (name === "inject_failed") turn.setState("not delivered", String(data.reason ?? ""));
     else if (name === "inject_queued") turn.setState("queued", Number.isInteger(data.position) ? `position ${data.position}` : "");
+    else if (name === "inject_steered") turn.setState("steered", "added to the running turn");
     else if (!turn.state || (turn.state === "queued" && name === "inject_delivered")) turn.setState(name === "inject_ack" ? "queued" : "delivered");
   }
 

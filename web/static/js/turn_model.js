@@ -26,7 +26,7 @@ export class TurnModel {
   }
 
   get ended() {
-    return Boolean(this.completedAt) || ["completed", "failed", "interrupted", "not delivered"].includes(this.state);
+    return Boolean(this.completedAt) || ["completed", "failed", "interrupted", "not delivered", "rejected", "steered"].includes(this.state);
   }
 
   touch(item) {
@@ -77,7 +77,8 @@ export class TurnModel {
       case "exec_approval_resolved":
         return this.resolved(data);
       case "agent_error":
-        return this.error(data);
+      case "agent_warning":
+        return this.error(name, data);
       case "usage":
         this.usage = { total: data.total, last: data.last, context_window: data.context_window };
         return this.touch();
@@ -143,9 +144,9 @@ export class TurnModel {
     this.touch(item);
   }
 
-  error(data) {
-    const item = this.item("error", `${this.items.length}`);
-    item.text = `${data.message ?? "agent error"}${data.will_retry ? " (will retry)" : ""}`;
+  error(name, data) {
+    const item = this.item(name === "agent_error" ? "error" : "warning", `${this.items.length}`);
+    item.text = `${data.message ?? name.replace("_", " ")}${data.will_retry ? " (will retry)" : ""}`;
     item.final = true;
     this.touch(item);
   }
@@ -173,6 +174,10 @@ export class TurnModel {
     } else {
       if (record.reasoning) this.text("reasoning", false, { item_id: "durable", text: record.reasoning });
       for (const command of record.commands || []) this.command("command_completed", command);
+      for (const approval of record.approvals || []) {
+        this.approval(approval);
+        if (approval.status && approval.status !== "pending") this.resolved(approval);
+      }
       if (record.assistant) this.text("assistant", false, { item_id: "durable", text: record.assistant });
     }
     if (record.usage) this.usage = record.usage;

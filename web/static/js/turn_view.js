@@ -90,7 +90,7 @@ class LineView {
       const verb = item.final ? "edited" : "editing";
       setText(this.root, `${verb}: ${(item.paths || []).join(", ") || "files"}`);
     } else {
-      setText(this.root, `agent error: ${item.text}`);
+      setText(this.root, `${item.kind === "warning" ? "agent warning" : "agent error"}: ${item.text}`);
     }
   }
 }
@@ -160,6 +160,6 @@ export class TurnView {
     if (item.kind === "reasoning" || item.kind === "assistant") return new TextItemView(item);
     if (item.kind === "command") return new CommandView();
     if (item.kind === "approval") return new ApprovalCard(item, this.actions);
-    return new LineView(item.kind === "file" ? "filechange" : "agent-error");
+    return new LineView({ file: "filechange", warning: "agent-warning", error: "agent-error" }[item.kind]);
   }
 }
