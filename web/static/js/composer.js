@@ -70,6 +70,7 @@ export class Composer {
   }
 
   typed() {
+    this.describe();
     const nodes = this.targets();
     if (Array.isArray(nodes)) this.actions.typed(nodes);
   }
