@@ -12,6 +12,7 @@ in a short log so a client replaying across that position gets them in the right
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -38,18 +39,21 @@ class Hub:
         block_ms: int = 2000,
         synthetic_keep: int = 1024,
         replay_concurrency: int = 32,
+        hold_s: float = 0.2,
     ) -> None:
         self.bus = bus
         self.model = model
         self.ledger = ledger
         self.batch = batch
         self.block_ms = block_ms
+        self.hold_s = hold_s  # how long a backlog waits for a client that is sending to make room
         self.subscribers: set[Subscriber] = set()
         self.error: str | None = None  # why the bus cannot be read right now
         self.events_in = 0
         self.clients_cut = 0
         self.replay_slots = asyncio.Semaphore(replay_concurrency)  # bounds concurrent replay reads
         self._synthetic: deque[StreamItem] = deque(maxlen=synthetic_keep)
+        self._taken = asyncio.Event()  # a client's stream took items from its queue
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -85,6 +89,8 @@ class Hub:
             backoff = 0.1
             if entries:
                 self.ingest(entries)
+            if len(entries) == self.batch:
+                await self._make_room()
 
     def ingest(self, entries: Sequence[BusEntry]) -> list[StreamItem]:
         """Apply and fan out one batch (synchronous on purpose: see the module docstring)."""
@@ -101,6 +107,28 @@ class Hub:
         if items:
             self._fan_out(items)
         return items
+
+    async def _make_room(self) -> None:
+        """Before the next batch of a backlog: let every client's stream send what it has queued, and
+        wait (up to ``hold_s`` in all) for the ones whose queue could not take another full batch.  A
+        client that reads as fast as it can is then never cut off by a burst it could absorb (the
+        in-process bus answers a backlog without ever suspending this task); one that stopped reading
+        still is, after at most ``hold_s``."""
+        await asyncio.sleep(0)
+        deadline = asyncio.get_running_loop().time() + self.hold_s
+        for subscriber in list(self.subscribers):
+            room = min(self.batch, subscriber.limit)
+            while subscriber.cut_reason is None and len(subscriber.queue) > subscriber.limit - room:
+                self._taken.clear()
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._taken.wait(), remaining)
+
+    def taken(self) -> None:
+        """A client's stream took items from its queue (so a held backlog may go on)."""
+        self._taken.set()
 
     def _apply_only(self, entry: BusEntry) -> None:
         try:
