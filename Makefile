@@ -7,7 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit integration slurm compose-check bench clean web-vendor
+CODEX_VERSION := 0.169.0
+
+.PHONY: install codex run test lint unit integration slurm compose-check bench clean web-vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +19,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## codex: the pinned codex binary (npm, project-local under .tools/codex) for the codex runtime
+codex:
+	scripts/install_codex.sh $(CODEX_VERSION)
+
 ## run: router + mirror (+ web) in one process, SQLite, in-process bus, local provider, mock agents
 run: install
+	@scripts/install_codex.sh $(CODEX_VERSION) || echo "warning: codex is not installed; codex launches are refused until 'make codex' succeeds" >&2
 	$(BIN)/codeswarm up
 
 ## lint: ruff and mypy over the whole tree
@@ -31,7 +38,7 @@ compose-check:
 	scripts/check_compose.sh
 
 ## test: lint, compose check, then every test (unit, integration, slurm, e2e)
-test: lint compose-check
+test: lint compose-check codex
 	$(BIN)/pytest -q -ra
 
 unit: install
@@ -52,4 +59,4 @@ bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .codeswarm .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .codeswarm .tools .pytest_cache .mypy_cache .ruff_cache

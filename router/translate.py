@@ -1,9 +1,10 @@
-"""Raw node records → normalized `codeswarm.router.v1` events.
+"""Raw node records → normalized `codeswarm.router.v1` events: the one place that gives them meaning.
 
 Runtime messages use the codex app-server (0.169.0) shapes; the mock and shell runtimes write the same
-ones.  Every method is either mapped in RUNTIME_METHODS / ITEM_STARTED / ITEM_COMPLETED, or listed in
-IGNORED_METHODS on purpose.  Anything else becomes an `agent_error` naming the unknown method, so a new
-runtime message is visible instead of silently dropped.
+ones, and the node program adds its own `codeswarm/*` messages (services/node/records.py).  Every
+server notification and server request of the 0.169.0 schema is mapped here or listed as ignored on
+purpose; anything else becomes an `agent_error` naming it, so a new message is visible, never dropped.
+What a node is doing (busy, idle) is derived here too, from the normalized events (`activity_after`).
 """
 
 from __future__ import annotations
@@ -11,26 +12,137 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from services.node import records
 from services.node.records import KIND_EXIT, KIND_HEARTBEAT, KIND_HELLO, KIND_INBOX_ERROR, KIND_RUNTIME
-from services.protocol import EventName
+from services.node.runtimes.approvals import decision_name, offered_decisions
+from services.protocol import EventName, NodeStatus
 
 Fields = dict[str, Any]
 Translated = list[tuple[EventName, Fields]]
 
-# Runtime notifications that carry nothing a Codeswarm client needs (ids, plugin and sandbox chatter).
+# Notifications that carry nothing a Codeswarm client needs: chatter about accounts, plugins, hosted
+# features, realtime audio and the desktop app; section breaks and patches whose content arrives in a
+# completed item; and what `codeswarm/*` messages say better (serverRequest/resolved has no call id).
 IGNORED_METHODS = frozenset(
     {
         "configWarning",  # e.g. "could not find bubblewrap" at start-up
         "warning",  # e.g. unknown model metadata
+        "guardianWarning",
+        "deprecationNotice",
         "remoteControl/status/changed",
         "account/rateLimits/updated",
+        "account/updated",
+        "account/gatewayOAuth/changed",
+        "account/login/completed",
         "item/reasoning/summaryPartAdded",  # a section break; the deltas and the completed item carry the text
+        "item/plan/delta",
+        "item/fileChange/outputDelta",
+        "item/fileChange/patchUpdated",
+        "item/commandExecution/terminalInteraction",
+        "item/mcpToolCall/progress",
+        "item/autoApprovalReview/started",
+        "item/autoApprovalReview/completed",
+        "autoApprovalReview/strictReviewRequired",
+        "serverRequest/resolved",  # the node's codeswarm/approvalAnswered names the call and the decision
+        "command/exec/outputDelta",
+        "process/outputDelta",
+        "process/exited",
+        "hook/started",
+        "hook/completed",
+        "turn/diff/updated",
+        "turn/plan/updated",
+        "turn/moderationMetadata",
         "thread/started",
+        "thread/readState/changed",
+        "thread/archived",
+        "thread/deleted",
+        "thread/unarchived",
+        "thread/closed",
+        "thread/reverted",
+        "thread/name/updated",
+        "thread/section/changed",
+        "thread/attachment/updated",
+        "thread/goal/updated",
+        "thread/goal/cleared",
+        "thread/prediction/updated",
+        "thread/queue/changed",
+        "thread/project/updated",
+        "thread/environment/connected",
+        "thread/environment/disconnected",
+        "thread/settings/updated",
+        "thread/compacted",
+        "project/changed",
+        "skills/changed",
+        "mcpServer/oauthLogin/completed",
         "mcpServer/startupStatus/updated",
+        "mcpServer/event/stream/notification",
+        "app/list/updated",
+        "externalAgentConfig/import/progress",
+        "externalAgentConfig/import/completed",
+        "fs/changed",
+        "model/rerouted",
+        "model/verification",
+        "model/safetyBuffering/updated",
+        "modelProvider/authRecoveryStarted",
+        "modelProvider/authRecoveryCompleted",
+        "fuzzyFileSearch/sessionUpdated",
+        "fuzzyFileSearch/sessionCompleted",
+        "thread/realtime/started",
+        "thread/realtime/itemAdded",
+        "thread/realtime/item/started",
+        "thread/realtime/item/transcript/delta",
+        "thread/realtime/item/completed",
+        "thread/realtime/transcript/delta",
+        "thread/realtime/transcript/done",
+        "thread/realtime/outputAudio/delta",
+        "thread/realtime/sdp",
+        "thread/realtime/error",
+        "thread/realtime/closed",
+        "windows/worldWritableWarning",
+        "windowsSandbox/setupCompleted",
     }
 )
-# Item types whose start or completion is not an event of its own (their text arrives elsewhere).
-IGNORED_ITEMS = frozenset({"userMessage", "reasoning", "agentMessage"})
+# codex before 0.169.0 doubled every v2 notification with a `codex/event/<type>` one: the v2 one is read.
+LEGACY_PREFIX = "codex/event/"
+# Item types whose start or completion is not an event of its own (their text arrives elsewhere, or
+# they are steps codex takes for itself).
+IGNORED_ITEMS = frozenset(
+    {
+        "userMessage",
+        "hookPrompt",
+        "functionCallOutput",
+        "plan",
+        "mcpToolCall",
+        "dynamicToolCall",
+        "collabAgentToolCall",
+        "subAgentActivity",
+        "webSearch",
+        "imageView",
+        "sleep",
+        "imageGeneration",
+        "enteredReviewMode",
+        "exitedReviewMode",
+        "contextCompaction",
+    }
+)
+# Server → client requests: approvals go to the user; the rest the node refuses at once (it says why).
+APPROVAL_REQUESTS = {
+    "item/commandExecution/requestApproval": "command",
+    "item/fileChange/requestApproval": "fileChange",
+    "item/permissions/requestApproval": "permissions",
+}
+REFUSED_REQUESTS = frozenset(
+    {
+        "item/tool/requestUserInput",
+        "mcpServer/elicitation/request",
+        "item/tool/call",
+        "account/chatgptAuthTokens/refresh",
+        "attestation/generate",
+        "applyPatchApproval",
+        "execCommandApproval",
+        "currentTime/read",
+    }
+)
 
 
 def _delta(params: Fields) -> Fields:
@@ -43,46 +155,131 @@ def _turn_started(params: Fields) -> Fields:
 
 def _turn_completed(params: Fields) -> Fields:
     turn = params.get("turn") or {}
-    return {"turn_id": turn.get("id"), "status": turn.get("status"), "error": turn.get("error")}
+    return {
+        "turn_id": turn.get("id"),
+        "status": turn.get("status"),
+        "error": turn.get("error"),
+        "duration_ms": turn.get("durationMs"),
+    }
 
 
 def _usage(params: Fields) -> Fields:
     usage = params.get("tokenUsage") or {}
     return {
-        "total": usage.get("total"),
+        "total": usage.get("total"),  # cumulative over the thread: replace, never sum
         "last": usage.get("last"),
         "context_window": usage.get("modelContextWindow"),
     }
 
 
 def _thread_status(params: Fields) -> Fields:
-    return {"status": (params.get("status") or {}).get("type")}
+    status = params.get("status") or {}
+    return {"status": status.get("type"), "active_flags": status.get("activeFlags") or []}
 
 
-def _error(params: Fields) -> Fields:
+def _error(params: Fields) -> Translated:
     error = params.get("error") or {}
-    return {
+    fields = {
         "message": error.get("message"),
         "code": error.get("codexErrorInfo"),
         "will_retry": params.get("willRetry"),
     }
+    return [(EventName.AGENT_WARNING if params.get("willRetry") else EventName.AGENT_ERROR, fields)]
 
 
-def _resolved(params: Fields) -> Fields:
-    return {"request_id": params.get("requestId")}
+def _single(name: EventName, build: Callable[[Fields], Fields]) -> Callable[[Fields], Translated]:
+    return lambda params: [(name, build(params))]
 
 
-RUNTIME_METHODS: dict[str, tuple[EventName, Callable[[Fields], Fields]]] = {
-    "turn/started": (EventName.TURN_STARTED, _turn_started),
-    "item/reasoning/summaryTextDelta": (EventName.REASONING_DELTA, _delta),
-    "item/reasoning/textDelta": (EventName.REASONING_DELTA, _delta),
-    "item/agentMessage/delta": (EventName.ASSISTANT_DELTA, _delta),
-    "item/commandExecution/outputDelta": (EventName.COMMAND_OUTPUT_DELTA, _delta),
-    "thread/tokenUsage/updated": (EventName.USAGE, _usage),
-    "turn/completed": (EventName.TURN_COMPLETE, _turn_completed),
-    "thread/status/changed": (EventName.THREAD_STATUS, _thread_status),
-    "error": (EventName.AGENT_ERROR, _error),
-    "serverRequest/resolved": (EventName.EXEC_APPROVAL_RESOLVED, _resolved),
+# -- the node program's own messages ----------------------------------------------------------------
+
+
+def _queued(params: Fields) -> Translated:
+    return [(EventName.INJECT_QUEUED, {"position": params.get("position")})]
+
+
+def _steered(params: Fields) -> Translated:
+    return [
+        (
+            EventName.INJECT_STEERED,
+            {"turn_id": params.get("turnId"), "into_injection_id": params.get("intoInjectionId")},
+        )
+    ]
+
+
+def _steer_rejected(params: Fields) -> Translated:
+    return [(EventName.INJECT_FAILED, {"reason": f"the agent refused the steer: {params.get('message')}"})]
+
+
+def _abandoned(params: Fields) -> Translated:
+    item = dict(params.get("item") or {})
+    status = params.get("status") or "interrupted"
+    if item.get("type") == "commandExecution":
+        item |= {"status": status, "exitCode": None}
+        return [(EventName.COMMAND_COMPLETED, _command_completed(item))]
+    if item.get("type") == "fileChange":
+        return [(EventName.FILECHANGE_COMPLETED, _file_change({**item, "status": status}))]
+    return []
+
+
+def _aborted(params: Fields) -> Translated:
+    message = params.get("message")
+    return [
+        (EventName.AGENT_ERROR, {"message": message, "code": "agentExited"}),
+        (
+            EventName.TURN_COMPLETE,
+            {"turn_id": params.get("turnId"), "status": "failed", "error": {"message": message}, "duration_ms": None},
+        ),
+    ]
+
+
+def _watchdog(params: Fields) -> Translated:
+    return [(EventName.AGENT_WARNING, {"message": params.get("message"), "code": "turnWatchdog"})]
+
+
+def _restarted(params: Fields) -> Translated:
+    how = "its thread resumed" if params.get("resumed") else "in a new thread (the old one could not be resumed)"
+    message = f"the agent was restarted (attempt {params.get('attempt')}), {how}"
+    return [(EventName.AGENT_WARNING, {"message": message, "code": "agentRestarted"})]
+
+
+def _bad_line(params: Fields) -> Translated:
+    message = f"the agent wrote a line Codeswarm cannot read ({params.get('error')}): {params.get('line')}"
+    return [(EventName.AGENT_ERROR, {"message": message, "code": "badAgentLine"})]
+
+
+def _answered(params: Fields) -> Translated:
+    return [
+        (
+            EventName.EXEC_APPROVAL_RESOLVED,
+            {
+                "call_id": params.get("callId"),
+                "request_id": params.get("requestId"),
+                "decision": params.get("decision"),
+            },
+        )
+    ]
+
+
+RUNTIME_METHODS: dict[str, Callable[[Fields], Translated]] = {
+    "turn/started": _single(EventName.TURN_STARTED, _turn_started),
+    "item/reasoning/summaryTextDelta": _single(EventName.REASONING_DELTA, _delta),
+    "item/reasoning/textDelta": _single(EventName.REASONING_DELTA, _delta),
+    "item/agentMessage/delta": _single(EventName.ASSISTANT_DELTA, _delta),
+    "item/commandExecution/outputDelta": _single(EventName.COMMAND_OUTPUT_DELTA, _delta),
+    "thread/tokenUsage/updated": _single(EventName.USAGE, _usage),
+    "turn/completed": _single(EventName.TURN_COMPLETE, _turn_completed),
+    "thread/status/changed": _single(EventName.THREAD_STATUS, _thread_status),
+    "error": _error,
+    records.NODE_INJECTION_QUEUED: _queued,
+    records.NODE_INJECTION_STEERED: _steered,
+    records.NODE_STEER_REJECTED: _steer_rejected,
+    records.NODE_ITEM_ABANDONED: _abandoned,
+    records.NODE_TURN_ABORTED: _aborted,
+    records.NODE_TURN_WATCHDOG: _watchdog,
+    records.NODE_AGENT_RESTARTED: _restarted,
+    records.NODE_BAD_AGENT_LINE: _bad_line,
+    records.NODE_APPROVAL_ANSWERED: _answered,
 }
 
 
@@ -128,7 +325,29 @@ ITEM_COMPLETED: dict[str, tuple[EventName, Callable[[Fields], Fields]]] = {
     "reasoning": (EventName.REASONING, _reasoning),
     "agentMessage": (EventName.ASSISTANT, _assistant),
 }
-APPROVAL_REQUESTS = frozenset({"item/commandExecution/requestApproval", "item/fileChange/requestApproval"})
+
+
+def _server_request(method: str, request_id: Any, params: Fields) -> Translated:
+    kind = APPROVAL_REQUESTS.get(method)
+    if kind is not None:
+        names = [decision_name(value) for value in offered_decisions(method, params)]
+        fields = {
+            "call_id": params.get("itemId"),
+            "request_id": request_id,
+            "kind": kind,
+            "command": params.get("command"),
+            "cwd": params.get("cwd"),
+            "reason": params.get("reason"),
+            "available_decisions": names,
+        }
+        if kind == "permissions":
+            fields["permissions"] = params.get("permissions")
+        return [(EventName.EXEC_APPROVAL_REQUIRED, fields)]
+    if method in REFUSED_REQUESTS:
+        message = f"the agent asked for {method!r}, which Codeswarm cannot put to a user; it was refused"
+    else:
+        message = f"unknown runtime request {method!r}; it was refused"
+    return [(EventName.AGENT_ERROR, {"message": message})]
 
 
 def translate_runtime(message: Fields) -> Translated:
@@ -138,19 +357,7 @@ def translate_runtime(message: Fields) -> Translated:
         return []  # a JSON-RPC response to the node program's own request
     params = message.get("params") or {}
     if "id" in message:  # a server → client request
-        if method in APPROVAL_REQUESTS:
-            return [
-                (
-                    EventName.EXEC_APPROVAL_REQUIRED,
-                    {
-                        "call_id": params.get("itemId"),
-                        "request_id": message["id"],
-                        "command": params.get("command"),
-                        "reason": params.get("reason"),
-                    },
-                )
-            ]
-        return [(EventName.AGENT_ERROR, {"message": f"runtime asked for unsupported request {method!r}"})]
+        return _server_request(str(method), message["id"], params)
     if method in ("item/started", "item/completed"):
         item = params.get("item") or {}
         item_type = item.get("type")
@@ -158,13 +365,12 @@ def translate_runtime(message: Fields) -> Translated:
         if item_type in table:
             name, build = table[item_type]
             return [(name, build(item))]
-        if item_type in IGNORED_ITEMS:
+        if item_type in IGNORED_ITEMS or item_type in ITEM_STARTED or item_type in ITEM_COMPLETED:
             return []
         return [(EventName.AGENT_ERROR, {"message": f"unknown item type {item_type!r} in {method}"})]
     if method in RUNTIME_METHODS:
-        name, build = RUNTIME_METHODS[method]
-        return [(name, build(params))]
-    if method in IGNORED_METHODS:
+        return RUNTIME_METHODS[method](params)
+    if method in IGNORED_METHODS or str(method).startswith(LEGACY_PREFIX):
         return []
     return [(EventName.AGENT_ERROR, {"message": f"unknown runtime message {method!r}"})]
 
@@ -181,3 +387,12 @@ def translate_record(record: Fields) -> Translated:
     if kind in (KIND_HELLO, KIND_HEARTBEAT, KIND_EXIT):
         return []
     return [(EventName.AGENT_ERROR, {"message": f"unknown outbox record kind {kind!r}"})]
+
+
+def activity_after(event: EventName) -> NodeStatus | None:
+    """What a node is doing after this event, when the event says (a turn starts or ends)."""
+    if event is EventName.TURN_STARTED:
+        return NodeStatus.BUSY
+    if event is EventName.TURN_COMPLETE:
+        return NodeStatus.IDLE
+    return None

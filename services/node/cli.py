@@ -25,6 +25,7 @@ class NodeOptions:
     heartbeat_s: float
     system_prompt_file: str | None
     bundle_file: str | None
+    secret_dir: str | None = None
 
 
 def _positive_float(text: str) -> float:
@@ -58,11 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--base", required=True, help="directory holding mailbox/ and runs/ (created if missing)")
     parser.add_argument("--job-id", required=True, type=_job_id, help="the job this node belongs to")
     parser.add_argument("--node-id", type=_node_id, help="this node's index (default: $SLURM_NODEID)")
-    parser.add_argument("--runtime", default="mock", help="agent runtime: mock or shell (default: mock)")
+    parser.add_argument("--runtime", default="mock", help="agent runtime: mock, shell or codex (default: mock)")
     parser.add_argument("--runtime-params", default="{}", help="JSON object of runtime parameters")
     parser.add_argument("--heartbeat-s", type=_positive_float, default=2.0, help="heartbeat interval (default 2.0)")
     parser.add_argument("--system-prompt-file", help="text file with the system prompt")
     parser.add_argument("--bundle-file", help="JSON object {relative path: text} written into the workspace first")
+    parser.add_argument(
+        "--secret-dir", help="directory holding secret_<NN>, this node's model key (read once, then removed)"
+    )
     return parser
 
 
@@ -88,4 +92,5 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> NodeOp
         heartbeat_s=args.heartbeat_s,
         system_prompt_file=args.system_prompt_file,
         bundle_file=args.bundle_file,
+        secret_dir=args.secret_dir,
     )

@@ -6,8 +6,8 @@ import json
 import os
 from typing import Any
 
-from services.node.messages import Approval, BadLine, InboxItem, Injection
-from services.node.records import APPROVAL_DECISIONS, INBOX_APPROVAL, INBOX_INJECT, INJECT_MODES, MODE_QUEUE
+from services.node.messages import Approval, BadLine, InboxItem, Injection, Interrupt
+from services.node.records import INBOX_APPROVAL, INBOX_INJECT, INBOX_INTERRUPT, INJECT_MODES, MODE_QUEUE
 
 READ_SIZE = 1 << 20
 MAX_REPORTED_LINE = 4096  # an `inbox_error` quotes at most this many characters of the bad line
@@ -42,10 +42,8 @@ def _parse_inject(message: dict[str, Any]) -> Injection:
 
 def _parse_approval(message: dict[str, Any]) -> Approval:
     call_id = _text_field(message, "call_id")
-    decision = message.get("decision")
-    if decision not in APPROVAL_DECISIONS:
-        raise ValueError(f"'decision' must be one of {', '.join(APPROVAL_DECISIONS)}, not {decision!r}")
-    return Approval(call_id, str(decision))
+    decision = _text_field(message, "decision")  # checked by the runtime against the request's own choices
+    return Approval(call_id, decision)
 
 
 def parse_inbox_line(raw: bytes) -> InboxItem | None:
@@ -69,7 +67,10 @@ def parse_inbox_line(raw: bytes) -> InboxItem | None:
             return _parse_inject(message)
         if kind == INBOX_APPROVAL:
             return _parse_approval(message)
-        raise ValueError(f"unknown 'type' {kind!r} (expected {INBOX_INJECT!r} or {INBOX_APPROVAL!r})")
+        if kind == INBOX_INTERRUPT:
+            return Interrupt()
+        expected = ", ".join(map(repr, (INBOX_INJECT, INBOX_APPROVAL, INBOX_INTERRUPT)))
+        raise ValueError(f"unknown 'type' {kind!r} (expected one of {expected})")
     except ValueError as exc:
         return BadLine(quote_line(text), str(exc), injection_id if isinstance(injection_id, str) else None)
 

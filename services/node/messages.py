@@ -29,6 +29,11 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class Interrupt:
+    """The user's request to end the running turn now."""
+
+
+@dataclass(frozen=True)
 class BadLine:
     """An inbox line the node cannot use; reported as an `inbox_error` record."""
 
@@ -37,4 +42,4 @@ class BadLine:
     injection_id: str | None = None
 
 
-InboxItem = Injection | Approval | BadLine
+InboxItem = Injection | Approval | Interrupt | BadLine

@@ -22,7 +22,7 @@ from services.node.cli import NodeOptions
 from services.node.errors import ConfigError
 from services.node.inbox import InboxReader, parse_inbox_line, quote_line
 from services.node.injections import InjectionQueue
-from services.node.messages import Approval, BadLine
+from services.node.messages import Approval, BadLine, Interrupt
 from services.node.outbox import Outbox
 from services.node.records import (
     EXIT_CONFIG,
@@ -33,6 +33,7 @@ from services.node.records import (
     KIND_HELLO,
     KIND_INBOX_ERROR,
     KIND_RUNTIME,
+    NODE_INJECTION_QUEUED,
     inbox_path,
     outbox_path,
 )
@@ -85,9 +86,9 @@ class NodeProgram:
         options = self.options
         try:
             runtime = self.runtime = prepare_runtime(options, workspace, self._emit)
+            thread_id = runtime.start()  # an agent that cannot start is a configuration error too
         except ConfigError as exc:
             return EXIT_CONFIG, str(exc)
-        thread_id = runtime.start()
         hello = {"pid": os.getpid(), "host": socket.gethostname(), "runtime": runtime.name, "thread_id": thread_id}
         self.outbox.write(KIND_HELLO, hello)
         # A restarted node re-reads its inbox: injections it already took (their id is in the outbox) are
@@ -123,15 +124,26 @@ class NodeProgram:
             if not replaying:
                 self.outbox.write(KIND_INBOX_ERROR, {"line": item.line, "error": item.error}, item.injection_id)
         elif isinstance(item, Approval):
-            if not replaying and not runtime.resolve_approval(item.call_id, item.decision):
-                line = quote_line(raw.decode("utf-8", errors="replace"))
-                self.outbox.write(KIND_INBOX_ERROR, {"line": line, "error": f"no pending approval {item.call_id!r}"})
+            problem = None if replaying else runtime.resolve_approval(item.call_id, item.decision)
+            if problem is not None:
+                self._refuse(raw, problem)
+        elif isinstance(item, Interrupt):
+            if not replaying and not runtime.interrupt():
+                self._refuse(raw, "no turn is running, so there is nothing to interrupt")
         elif item.injection_id in self._seen:
             log(f"injection {item.injection_id!r} seen before; ignored")
         else:
             self._seen.add(item.injection_id)
-            if not (item.steer and runtime.steer(item)):
-                self.queue.put(item)
+            if item.steer and runtime.steer(item):
+                return
+            waiting = len(self.queue)
+            if runtime.running.is_set() or waiting:
+                self._emit(item.injection_id, {"method": NODE_INJECTION_QUEUED, "params": {"position": waiting + 1}})
+            self.queue.put(item)
+
+    def _refuse(self, raw: bytes, problem: str) -> None:
+        line = quote_line(raw.decode("utf-8", errors="replace"))
+        self.outbox.write(KIND_INBOX_ERROR, {"line": line, "error": problem})
 
     # -- threads --------------------------------------------------------------------------------------
 

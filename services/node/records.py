@@ -26,7 +26,11 @@ record and ingestion is idempotent.  Kinds:
 Inbox line (router → node)::
 
     {"type": "inject", "injection_id": "...", "content": "...", "mode": "queue" | "steer", "ts": ...}
-    {"type": "approval", "call_id": "...", "decision": "accept" | "decline", "ts": ...}
+    {"type": "approval", "call_id": "...", "decision": "accept" | "acceptForSession" | "decline" | ..., "ts": ...}
+    {"type": "interrupt", "ts": ...}
+
+A `runtime` record whose method starts with ``codeswarm/`` was written by the node program itself, not by
+the agent (NODE_METHODS below): what became of an injection, and what the node did to a turn.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ KIND_EXIT = "exit"
 
 INBOX_INJECT = "inject"
 INBOX_APPROVAL = "approval"
+INBOX_INTERRUPT = "interrupt"
 
 # Inject modes: "queue" runs after the injections already waiting; "steer" goes to the head of the queue
 # (ahead of every queued injection, behind earlier steers) unless the runtime can steer the running turn.
@@ -46,7 +51,16 @@ MODE_QUEUE = "queue"
 MODE_STEER = "steer"
 INJECT_MODES = (MODE_QUEUE, MODE_STEER)
 
-APPROVAL_DECISIONS = ("accept", "decline")
+# The node program's own runtime messages ({"method": ..., "params": {...}}), next to the agent's.
+NODE_INJECTION_QUEUED = "codeswarm/injectionQueued"  # {position}: waits behind a running turn
+NODE_INJECTION_STEERED = "codeswarm/injectionSteered"  # {turnId}: added to the running turn
+NODE_STEER_REJECTED = "codeswarm/steerRejected"  # {message}: the agent refused the steer
+NODE_ITEM_ABANDONED = "codeswarm/itemAbandoned"  # {item}: an item the turn ended without completing
+NODE_TURN_ABORTED = "codeswarm/turnAborted"  # {turnId, message}: the turn ended failed (agent exited)
+NODE_TURN_WATCHDOG = "codeswarm/turnWatchdog"  # {turnId, idleS, message}: no progress; interrupting
+NODE_AGENT_RESTARTED = "codeswarm/agentRestarted"  # {attempt, threadId, resumed}
+NODE_BAD_AGENT_LINE = "codeswarm/badAgentLine"  # {line, error}: the agent wrote a line that is not JSON
+NODE_APPROVAL_ANSWERED = "codeswarm/approvalAnswered"  # {callId, requestId, decision}: passed to the agent
 
 # `exit` record codes: 0 = stopped (signal or end of input), 1 = unexpected error, 2 = bad configuration.
 EXIT_OK = 0
@@ -74,3 +88,13 @@ def outbox_path(base: str, job_id: str, node_id: int) -> str:
 
 def workspace_path(base: str, job_id: str, node_id: int) -> str:
     return f"{base}/runs/{job_id}/node_{node_tag(node_id)}"
+
+
+def agent_home_path(base: str, job_id: str, node_id: int) -> str:
+    """The agent's own private state (e.g. CODEX_HOME): outside the workspace and outside /tmp."""
+    return f"{base}/agents/{job_id}/node_{node_tag(node_id)}"
+
+
+def secret_name(node_id: int) -> str:
+    """The file in the swarm's control directory that hands node `node_id` its key (read, then removed)."""
+    return f"secret_{node_tag(node_id)}"

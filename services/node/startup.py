@@ -8,7 +8,7 @@ import os
 from services.node.bundle import load_bundle, write_bundle
 from services.node.cli import NodeOptions
 from services.node.errors import ConfigError
-from services.node.records import inbox_path, outbox_path, workspace_path
+from services.node.records import agent_home_path, inbox_path, outbox_path, secret_name, workspace_path
 from services.node.runtimes import RUNTIMES, Runtime
 from services.node.runtimes.turn import Emit
 
@@ -45,6 +45,23 @@ def _system_prompt(path: str | None) -> str | None:
         raise ConfigError(f"cannot read the system prompt file {path}: {exc}") from exc
 
 
+def _take_secret(options: NodeOptions) -> str | None:
+    """This node's key, read from its file in the control directory, which is then removed."""
+    if options.secret_dir is None:
+        return None
+    path = os.path.join(options.secret_dir, secret_name(options.node_id))
+    try:
+        with open(path, encoding="utf-8") as handle:
+            secret = handle.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read this node's key file {path}: {exc}") from exc
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot remove this node's key file {path} after reading it: {exc}") from exc
+    return secret
+
+
 def prepare_runtime(options: NodeOptions, workspace: str, emit: Emit) -> Runtime:
     """Check the runtime and its params, write the bundle, and create (not start) the runtime."""
     runtime_class = RUNTIMES.get(options.runtime)
@@ -52,7 +69,8 @@ def prepare_runtime(options: NodeOptions, workspace: str, emit: Emit) -> Runtime
         raise ConfigError(f"unknown runtime {options.runtime!r}; available: {', '.join(sorted(RUNTIMES))}")
     params = _runtime_params(options.runtime_params)
     system_prompt = _system_prompt(options.system_prompt_file)
-    runtime = runtime_class(workspace, emit, params, system_prompt)
+    home = os.path.abspath(agent_home_path(options.base, options.job_id, options.node_id))
+    runtime = runtime_class(workspace, emit, params, system_prompt, home=home, secret=_take_secret(options))
     if options.bundle_file is not None:
         write_bundle(workspace, load_bundle(options.bundle_file))
     return runtime

@@ -40,6 +40,7 @@ class EventName(StrEnum):
     TURN_COMPLETE = "turn_complete"
     THREAD_STATUS = "thread_status"
     AGENT_ERROR = "agent_error"
+    AGENT_WARNING = "agent_warning"  # e.g. the agent retrying its model, the turn watchdog, a restart
     # lifecycle and commands (decided by the router)
     SWARM_LAUNCH_PROGRESS = "swarm_launch_progress"
     SWARM_LAUNCHED = "swarm_launched"
@@ -51,6 +52,8 @@ class EventName(StrEnum):
     INJECT_ACK = "inject_ack"
     INJECT_DELIVERED = "inject_delivered"
     INJECT_FAILED = "inject_failed"
+    INJECT_QUEUED = "inject_queued"  # waits behind the node's running turn
+    INJECT_STEERED = "inject_steered"  # added to the node's running turn
     WORKSPACE_ARCHIVE_READY = "workspace_archive_ready"
     WORKSPACE_ARCHIVE_FAILED = "workspace_archive_failed"
 

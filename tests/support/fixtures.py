@@ -31,4 +31,12 @@ def as_records(messages: list[dict[str, Any]], injection_id: str = "in-1") -> li
 
 
 def scenario_files() -> list[str]:
-    return sorted(p.name for p in CODEX_FIXTURES.glob("*.jsonl"))
+    """Every transcript: the 0.169.0 ones, then the 0.72.0 ones (as ``legacy-0.72.0/<name>``)."""
+    current = sorted(p.name for p in CODEX_FIXTURES.glob("*.jsonl"))
+    return current + sorted(f"legacy-0.72.0/{p.name}" for p in (CODEX_FIXTURES / "legacy-0.72.0").glob("*.jsonl"))
+
+
+def schema_methods(union: str) -> list[str]:
+    """The methods of one union (ServerNotification, ServerRequest, ...) of the 0.169.0 protocol schema."""
+    schema = json.loads((CODEX_FIXTURES / "schema" / "codex_app_server_protocol.schemas.json").read_text())
+    return [variant["properties"]["method"]["enum"][0] for variant in schema["definitions"][union]["oneOf"]]

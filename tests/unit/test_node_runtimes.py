@@ -23,7 +23,7 @@ from services.node.runtimes.commands import CommandProcess
 from services.node.runtimes.mock import MockRuntime, split_evenly
 from services.node.runtimes.shell import ShellRuntime
 from tests.support.fixtures import codex_out_messages
-from tests.unit.test_node_program import wait_for
+from tests.support.node_process import wait_for
 
 Message = dict[str, Any]
 FIXTURES = ("plain.jsonl", "shell_never.jsonl", "shell_nonzero_exit.jsonl")
@@ -230,7 +230,7 @@ def test_a_param_of_the_wrong_type_or_range_is_refused(tmp_path: Path, params: d
 
 def test_defaults_are_documented_values(tmp_path: Path) -> None:
     assert MockRuntime(str(tmp_path), Recorder()).params == {"tokens": 8, "delay_ms": 20}
-    assert set(RUNTIMES) == {"mock", "shell"}
+    assert set(RUNTIMES) == {"mock", "shell", "codex"}
 
 
 # -- interruption and commands ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 import services.node
 from services.node import zipapp as node_zipapp
 from services.node.zipapp import build_zipapp
-from tests.unit.test_node_program import Node, hello
+from tests.support.node_process import Node, hello
 
 PACKAGE = Path(services.node.__file__).resolve().parent
 

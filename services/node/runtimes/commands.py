@@ -142,9 +142,14 @@ class CommandRunner:
             if self._running is process:
                 self._running = None
 
-    def stop(self) -> None:
+    def kill_running(self) -> None:
+        """Kill the command running now (an interrupted turn); later commands still start."""
         with self._lock:
-            self._stopped = True
             running = self._running
         if running is not None:
             running.kill()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+        self.kill_running()

@@ -15,6 +15,7 @@ Message = dict[str, Any]
 Item = dict[str, Any]
 
 MODEL_CONTEXT_WINDOW = 128000
+COMMAND_APPROVAL = "item/commandExecution/requestApproval"
 
 
 def now_ms() -> int:
@@ -120,6 +121,27 @@ def command_execution(
         "durationMs": duration_ms,
         "startedAtMs": started_ms,
         "completedAtMs": completed_ms,
+    }
+
+
+def approval_request(
+    thread_id: str, turn_id: str, item_id: str, command: str, cwd: str, started_ms: int, decisions: list[str]
+) -> dict[str, Any]:
+    """The params of `item/commandExecution/requestApproval` (a server → client request)."""
+    argv = ["/bin/bash", "-lc", command]
+    return {
+        "kind": "command",
+        "threadId": thread_id,
+        "turnId": turn_id,
+        "itemId": item_id,
+        "startedAtMs": started_ms,
+        "environmentId": "local",
+        "reason": "The prompt asked for approval before this command runs.",
+        "command": shlex.join(argv),
+        "cwd": cwd,
+        "commandActions": [{"type": "unknown", "command": command}],
+        "proposedExecpolicyAmendment": argv,
+        "availableDecisions": decisions,
     }
 
 

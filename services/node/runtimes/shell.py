@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from services.node.messages import Injection
-from services.node.runtimes.base import Runtime
+from services.node.runtimes.base import ScriptedRuntime
 from services.node.runtimes.turn import Turn
 
 
-class ShellRuntime(Runtime):
+class ShellRuntime(ScriptedRuntime):
     name = "shell"
 
     def play(self, turn: Turn, injection: Injection) -> None:

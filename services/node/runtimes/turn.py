@@ -1,8 +1,9 @@
 """One turn of a runtime, written as codex writes it: the notifications, their ids and timing.
 
 `begin` → items (user message, reasoning, commands, agent message, usage) → `finish`.  Pauses between
-deltas are interruptible: once the runtime is stopping they raise `TurnInterrupted`, and the runtime
-ends the turn with status "interrupted" (as codex does after `turn/interrupt`).
+deltas are interruptible: once the turn is interrupted (the user's interrupt, or the runtime stopping)
+they raise `TurnInterrupted`, and the runtime ends the turn with status "interrupted" (as codex does
+after `turn/interrupt`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from services.node.runtimes import shapes
+from services.node.runtimes.approvals import COMMAND_DECISIONS, ApprovalDesk
 from services.node.runtimes.commands import CommandResult, CommandRunner
 
 Emit = Callable[[str | None, dict[str, Any]], None]
@@ -24,13 +26,18 @@ class TurnInterrupted(Exception):
 
 class Turn:
     def __init__(
-        self, thread_id: str, injection_id: str | None, emit: Emit, stopping: threading.Event, commands: CommandRunner
+        self,
+        thread_id: str,
+        injection_id: str | None,
+        emit: Emit,
+        interrupting: threading.Event,
+        commands: CommandRunner,
     ) -> None:
         self.thread_id = thread_id
         self.injection_id = injection_id
         self.turn_id = shapes.new_id()
         self._emit = emit
-        self._stopping = stopping
+        self._interrupting = interrupting
         self._commands = commands
         self._started_s = int(time.time())
         self._started_monotonic = time.monotonic()
@@ -45,8 +52,8 @@ class Turn:
         return {"threadId": self.thread_id, "turnId": self.turn_id}
 
     def pause(self, seconds: float) -> None:
-        """Wait between deltas; raises TurnInterrupted when the runtime stops (also with seconds = 0)."""
-        if self._stopping.wait(seconds) if seconds > 0 else self._stopping.is_set():
+        """Wait between deltas; raises TurnInterrupted once the turn is interrupted (also with seconds = 0)."""
+        if self._interrupting.wait(seconds) if seconds > 0 else self._interrupting.is_set():
             raise TurnInterrupted()
 
     def item_started(self, item: shapes.Item) -> None:
@@ -115,14 +122,49 @@ class Turn:
         self.final_items.append(item)
         return text
 
-    def command(self, command: str, cwd: str) -> CommandResult:
-        """Run a shell command for real: item/started, output deltas as they come, item/completed."""
+    def _status(self, flags: list[str]) -> None:
+        status = {"type": "active", "activeFlags": flags}
+        self.notify("thread/status/changed", {"threadId": self.thread_id, "status": status})
+
+    def ask_approval(self, command: str, cwd: str, desk: ApprovalDesk, request_id: int) -> str | None:
+        """Ask, as codex asks, before running `command`; the item id when accepted, None when declined.
+        Waits for the answer (interruptibly); "cancel" declines and ends the turn."""
+        item_id = shapes.new_id("call_")
+        started = shapes.now_ms()
+        self._status(["waitingOnApproval"])
+        self.item_started(shapes.command_execution(item_id, command, cwd, None, started))
+        pending = desk.open(item_id, request_id, shapes.COMMAND_APPROVAL, COMMAND_DECISIONS)
+        params = shapes.approval_request(self.thread_id, self.turn_id, item_id, command, cwd, started, pending.names)
+        self._emit(self.injection_id, {"method": shapes.COMMAND_APPROVAL, "id": request_id, "params": params})
+        while not pending.answered.wait(0.05):
+            if self._interrupting.is_set():
+                raise TurnInterrupted()
+        if pending.decision is None:  # dropped: the turn is ending
+            raise TurnInterrupted()
+        self.notify("serverRequest/resolved", {"threadId": self.thread_id, "requestId": request_id})
+        self._status([])
+        if pending.decision in ("accept", "acceptForSession"):
+            return item_id
+        item = shapes.command_execution(
+            item_id, command, cwd, None, started, status="declined", completed_ms=shapes.now_ms()
+        )
+        self.item_completed(item)
+        if pending.decision == "cancel":
+            raise TurnInterrupted()
+        return None
+
+    def command(self, command: str, cwd: str, item_id: str | None = None) -> CommandResult:
+        """Run a shell command for real: item/started (unless an approval announced it as `item_id`),
+        output deltas as they come, item/completed."""
         process = self._commands.start(command, cwd)
         if process is None:
             raise TurnInterrupted()
-        item_id = shapes.new_id("call_")
+        if self._interrupting.is_set():
+            process.kill()
         started = shapes.now_ms()
-        self.item_started(shapes.command_execution(item_id, command, cwd, process.pid, started))
+        if item_id is None:
+            item_id = shapes.new_id("call_")
+            self.item_started(shapes.command_execution(item_id, command, cwd, process.pid, started))
         try:
             result = process.collect(lambda text: self.delta("item/commandExecution/outputDelta", item_id, text))
         finally:
