@@ -1,4 +1,10 @@
-"""Follows outbox files on a local (or locally mounted) filesystem by polling byte offsets."""
+"""Follows outbox files on a local (or locally mounted) filesystem by polling byte offsets.
+
+A poll reads at most ``READ_BYTES`` of each file (more only to complete one longer line, up to
+``LINE_BYTES``), so one ingest batch stays small and the event loop is never held by one huge read;
+when a file had more, the next poll comes at once.  Polls that find nothing space out, up to
+``IDLE_POLLS`` times the poll interval, and the first new line brings them back.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,9 @@ from services.node.records import outbox_path
 
 log = logging.getLogger(__name__)
 
-READ_LIMIT = 4 << 20  # bytes per file per poll
+READ_BYTES = 256 << 10  # per file per poll
+LINE_BYTES = 4 << 20  # the longest line read
+IDLE_POLLS = 5  # an idle follower polls at most this many poll intervals apart
 
 
 @dataclass
@@ -31,6 +39,8 @@ class LocalOutboxFollower:
         self.files: dict[tuple[str, int], _Followed] = {}
         self._task: asyncio.Task[None] | None = None
         self._reading = asyncio.Lock()
+        self._more = False  # the last read left complete lines behind
+        self._found = False  # the last read found lines
 
     def follow(self, job_id: str, offsets: dict[int, int]) -> None:
         for node_id, offset in offsets.items():
@@ -59,6 +69,7 @@ class LocalOutboxFollower:
 
     def read_new_lines(self) -> list[OutboxLines]:
         chunks = []
+        self._more = False
         for (job_id, node_id), followed in self.files.items():
             if followed.fd is None:
                 try:
@@ -68,13 +79,18 @@ class LocalOutboxFollower:
             available = os.fstat(followed.fd).st_size - followed.offset
             if available <= 0:
                 continue
-            data = os.pread(followed.fd, min(available, READ_LIMIT), followed.offset)
+            data = os.pread(followed.fd, min(available, READ_BYTES), followed.offset)
             end = data.rfind(b"\n")
+            if end < 0 and available > len(data):  # one line longer than a poll's read
+                data = os.pread(followed.fd, min(available, LINE_BYTES), followed.offset)
+                end = data.rfind(b"\n")
             if end < 0:
                 continue  # nothing, or only a partial line so far
             start = followed.offset
             followed.offset += end + 1
+            self._more = self._more or len(data) < available  # cut by the read limit
             chunks.append(OutboxLines(job_id, node_id, data[:end].split(b"\n"), followed.offset, start))
+        self._found = bool(chunks)
         return chunks
 
     async def drain(self) -> bool:
@@ -93,5 +109,12 @@ class LocalOutboxFollower:
             return True
 
     async def _run(self) -> None:
+        idle_polls = 0  # polls in a row that found nothing
         while True:
-            await asyncio.sleep(self.poll_s if await self.drain() else self.poll_s * 20)
+            if not await self.drain():
+                await asyncio.sleep(self.poll_s * 20)
+            elif self._more:
+                await asyncio.sleep(0)  # read on at once, after the rest of the loop had its turn
+            else:
+                idle_polls = 0 if self._found else idle_polls + 1
+                await asyncio.sleep(self.poll_s * min(1 + idle_polls, IDLE_POLLS))
