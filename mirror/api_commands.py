@@ -16,10 +16,12 @@ from starlette.background import BackgroundTask
 
 from mirror.deps import Core
 from mirror.router_client import RouterUnavailable
-from services.protocol import ApprovalRequest, InjectRequest, LaunchRequest, TerminateRequest
+from services.protocol import ApprovalRequest, InjectRequest, InterruptRequest, LaunchRequest, TerminateRequest
 from services.protocol.views import (
     Accepted,
+    ApprovalList,
     InjectAccepted,
+    InterruptAccepted,
     LaunchAccepted,
     ProviderList,
     SwarmList,
@@ -123,6 +125,20 @@ async def terminate(swarm_id: SwarmId, core: Core, body: TerminateRequest | None
 
 
 @router.post(
+    "/v1/swarms/{swarm_id}/interrupt",
+    status_code=202,
+    response_model=None,
+    responses={202: {"model": InterruptAccepted}},
+)
+async def interrupt(swarm_id: SwarmId, body: InterruptRequest, core: Core) -> Response:
+    path = f"/v1/swarms/{_segment(swarm_id)}/interrupt"
+    response, parsed = await _forward(core, "POST", path, body.model_dump(mode="json"))
+    if (answer := _accepted(response, parsed)) and isinstance(answer.get("request_id"), str):
+        core.ledger.record(answer["request_id"], swarm_id, "interrupt")
+    return response
+
+
+@router.post(
     "/v1/swarms/{swarm_id}/approvals/{call_id}",
     status_code=202,
     response_model=None,
@@ -134,6 +150,12 @@ async def approve(swarm_id: SwarmId, call_id: CallId, body: ApprovalRequest, cor
     if (answer := _accepted(response, parsed)) and isinstance(answer.get("request_id"), str):
         core.ledger.record(answer["request_id"], swarm_id, "approval")
     return response
+
+
+@router.get("/v1/swarms/{swarm_id}/approvals", response_model=None, responses={200: {"model": ApprovalList}})
+async def approvals(swarm_id: SwarmId, core: Core, pending: bool = True) -> Response:
+    path = f"/v1/swarms/{_segment(swarm_id)}/approvals?pending={'true' if pending else 'false'}"
+    return (await _forward(core, "GET", path))[0]
 
 
 @router.get("/v1/swarms/{swarm_id}/nodes/{node_id}/turns", response_model=None, responses={200: {"model": TurnList}})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -13,12 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.bundle import check_bundle
-from router.errors import Conflict, Invalid, InvalidMany, NotFound
+from router.errors import Conflict, Invalid, InvalidMany, NotFound, Unavailable
 from router.ids import new_injection_id, new_request_id, new_swarm_id
 from router.ingest import Ingest
 from router.lifecycle import can_transition, emit, transition
 from router.providers.base import JobState, LaunchRejected, LaunchSpec, Provider
 from router.providers.fields import LaunchParamsError, validate_params
+from router.runtime_params import RuntimeParamsError, checked_runtime_params, model_key
 from router.store.database import Database
 from router.store.swarms import (
     assign_job_id,
@@ -28,10 +30,10 @@ from router.store.swarms import (
     now,
     swarm_by_idempotency_key,
 )
-from router.store.tables import InjectionRow, SwarmRow
+from router.store.tables import ApprovalRow, InjectionRow, SwarmRow
 from router.transcript import Transcript
 from router.views import swarm_view
-from services.node.records import INBOX_APPROVAL, INBOX_INJECT
+from services.node.records import INBOX_APPROVAL, INBOX_INJECT, INBOX_INTERRUPT
 from services.protocol import (
     ENDED_STATUSES,
     HIDDEN_STATUSES,
@@ -39,18 +41,39 @@ from services.protocol import (
     EventName,
     InjectionStatus,
     InjectRequest,
+    InterruptRequest,
     LaunchRequest,
     NodeStatus,
     SwarmStatus,
     TerminateRequest,
 )
-from services.protocol.views import InjectAccepted, InjectionRef, LaunchAccepted, TerminateAccepted
+from services.protocol.views import (
+    InjectAccepted,
+    InjectionRef,
+    InterruptAccepted,
+    LaunchAccepted,
+    TerminateAccepted,
+)
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
 
 S = SwarmStatus
 INJECTABLE = frozenset({S.PENDING, S.RUNNING})
+APPROVAL_COMMIT_WAIT_S = 2.0
+APPROVAL_COMMIT_POLL_S = 0.02
+
+
+def check_decision(row: ApprovalRow, decision: str) -> None:
+    """An answer must be to a pending request and one of the decisions it offered."""
+    if row.status != "pending":
+        answered = f" ({row.decision})" if row.decision else ""
+        raise Conflict(f"approval {row.call_id!r} is {row.status}{answered}; it cannot be answered again")
+    if decision not in row.available_decisions:
+        offered = ", ".join(row.available_decisions)
+        raise Invalid(
+            ["body", "decision"], f"decision {decision!r} is not offered for {row.call_id!r}; available: {offered}"
+        )
 
 
 class Authority:
@@ -117,6 +140,16 @@ class Authority:
             raise InvalidMany(exc.errors) from exc
         return provider, runtime, params
 
+    def _runtime_params(self, provider: Provider, runtime: str, given: dict[str, Any]) -> dict[str, Any]:
+        """The node's runtime params: the provider's settings of the runtime, then the launch's own values,
+        checked here by the node program's own rules (a 422 that lists the valid values)."""
+        try:
+            return checked_runtime_params(
+                runtime, provider.config, given, check_files=provider.config.backend == "local"
+            )
+        except RuntimeParamsError as exc:
+            raise Invalid(["body", "runtime_params"], str(exc)) from exc
+
     async def launch(self, request: LaunchRequest, idempotency_key: str | None) -> LaunchAccepted:
         if idempotency_key:
             async with self.db.transaction() as session:
@@ -124,6 +157,7 @@ class Authority:
             if existing is not None:
                 return LaunchAccepted(request_id=existing.request_id, swarm_id=existing.swarm_id)
         provider, runtime, params = self._checked_launch(request)
+        runtime_params = self._runtime_params(provider, runtime, request.runtime_params)
         swarm_id, request_id, moment = new_swarm_id(), new_request_id(), now()
         swarm = SwarmRow(
             swarm_id=swarm_id,
@@ -136,7 +170,7 @@ class Authority:
             status=str(S.LAUNCHING),
             health="ok",
             provider_params=params,
-            runtime_params=request.runtime_params,
+            runtime_params=runtime_params,
             system_prompt=request.system_prompt,
             agents_bundle=request.agents_bundle,
             download_workspaces=False,
@@ -178,6 +212,7 @@ class Authority:
             params=dict(swarm.provider_params or {}),
             system_prompt=swarm.system_prompt,
             agents_bundle=swarm.agents_bundle,
+            secret=model_key(swarm.runtime_params or {}),
         )
 
     async def _progress(self, swarm_id: str, phase: str, message: str) -> None:
@@ -231,7 +266,7 @@ class Authority:
                     swarm=swarm_view(swarm, nodes).model_dump(mode="json"),
                 )
             terminate_now = swarm.status == S.TERMINATING
-        await self.ingest.track(swarm_id, job_id, nodes)
+        await self.ingest.track(swarm_id, job_id, nodes, (swarm.runtime_params or {}).get("model"))
         provider.follow(job_id, {n.node_id: n.outbox_offset for n in nodes})
         if terminate_now:  # the user asked to terminate while we were launching
             self.spawn(self.run_terminate(swarm_id), f"terminate-{swarm_id}")
@@ -447,13 +482,55 @@ class Authority:
                     )
 
     async def approve(self, swarm_id: str, call_id: str, request: ApprovalRequest) -> str:
-        async with self.db.transaction() as session:
-            swarm = await self._injectable(session, swarm_id)
-            self.check_node(swarm, request.node_id, ("body", "node_id"))
+        """Answer a pending approval with one of its offered decisions; the node passes it to the agent."""
+        node_id = request.node_id
+        deadline = time.monotonic() + APPROVAL_COMMIT_WAIT_S
+        while True:
+            async with self.db.transaction() as session:
+                swarm = await self._injectable(session, swarm_id)
+                self.check_node(swarm, node_id, ("body", "node_id"))
+                row = await session.get(ApprovalRow, (swarm_id, node_id, call_id), with_for_update=True)
+                if row is not None:
+                    check_decision(row, request.decision)
+                    row.status, row.decision, row.answered_at = "answered", request.decision, now()
+                    break
+            if time.monotonic() > deadline:  # the request's event may be on the bus a moment before its row
+                raise NotFound(f"no approval {call_id!r} on node {node_id} of swarm {swarm_id}")
+            await asyncio.sleep(APPROVAL_COMMIT_POLL_S)
         assert swarm.job_id is not None
         line = orjson.dumps({"type": INBOX_APPROVAL, "call_id": call_id, "decision": request.decision})
-        await self.provider_of(swarm).deliver(swarm.job_id, request.node_id, line + b"\n")
+        try:
+            await self.provider_of(swarm).deliver(swarm.job_id, node_id, line + b"\n")
+        except Exception as exc:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(ApprovalRow)
+                    .where(ApprovalRow.swarm_id == swarm_id, ApprovalRow.node_id == node_id)
+                    .where(ApprovalRow.call_id == call_id, ApprovalRow.status == "answered")
+                    .values(status="pending", decision=None, answered_at=None)
+                )
+            raise Unavailable(
+                f"could not write to node {node_id}'s inbox ({exc}); the approval is still pending"
+            ) from exc
         return new_request_id()
+
+    async def interrupt(self, swarm_id: str, request: InterruptRequest) -> InterruptAccepted:
+        """Ask each node to end its running turn (`turn/interrupt`); a node with none says so in an event."""
+        async with self.db.transaction() as session:
+            swarm = await self._injectable(session, swarm_id)
+            targets = self._targets(swarm, request.nodes)
+        assert swarm.job_id is not None
+        line = orjson.dumps({"type": INBOX_INTERRUPT}) + b"\n"
+        provider = self.provider_of(swarm)
+        failed = []
+        for node_id in targets:
+            try:
+                await provider.deliver(swarm.job_id, node_id, line)
+            except Exception as exc:
+                failed.append(f"node {node_id}: {exc}")
+        if failed:
+            raise Unavailable(f"could not reach every node's inbox: {'; '.join(failed)}")
+        return InterruptAccepted(request_id=new_request_id(), nodes=targets)
 
     # ---- recovery after a restart --------------------------------------------------------------
 
@@ -470,7 +547,8 @@ class Authority:
             if swarm.job_id is None:
                 self.spawn(self.run_launch(swarm.swarm_id), f"launch-{swarm.swarm_id}")
                 continue
-            await self.ingest.track(swarm.swarm_id, swarm.job_id, nodes[swarm.swarm_id])
+            model = (swarm.runtime_params or {}).get("model")
+            await self.ingest.track(swarm.swarm_id, swarm.job_id, nodes[swarm.swarm_id], model)
             self.provider_of(swarm).follow(swarm.job_id, {n.node_id: n.outbox_offset for n in nodes[swarm.swarm_id]})
             if swarm.status == S.TERMINATING:
                 self.spawn(self.run_terminate(swarm.swarm_id), f"terminate-{swarm.swarm_id}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from router.authority import Authority
 from router.ingest import Ingest
 from router.providers.base import Provider
-from router.providers.registry import load_providers
+from router.providers.registry import load_pricing, load_providers
 from router.relay import OutboxRelay
 from router.store.database import Database
 from router.store.migrate import upgrade
@@ -58,7 +58,7 @@ async def start_router(settings: Settings, bus: EventBus | None = None) -> Route
     transcript = Transcript(settings.command_output_cap)
     relay = OutboxRelay(db, bus)
     db.on_events_committed = relay.committed
-    ingest = Ingest(db, bus, transcript)
+    ingest = Ingest(db, bus, transcript, load_pricing(settings))
     authority = Authority(settings, db, providers, ingest, transcript)
     ingest.on_exit_records = authority.on_exit_records
     supervisor = Supervisor(authority)

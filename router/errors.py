@@ -21,6 +21,12 @@ class Conflict(CommandError):
     status_code = 409
 
 
+class Unavailable(CommandError):
+    """The command could not reach the swarm's nodes now; it can be sent again."""
+
+    status_code = 503
+
+
 class Invalid(CommandError):
     """422 in FastAPI's shape: a list of {loc, msg, type}."""
 

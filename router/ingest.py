@@ -21,11 +21,12 @@ import orjson
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router.pricing import Pricing
 from router.store.database import Database
 from router.store.swarms import aware
 from router.store.tables import NodeRow
 from router.transcript import DURABLE_EVENTS, Transcript
-from router.translate import translate_record
+from router.translate import activity_after, translate_record
 from services.bus.base import EventBus
 from services.node.records import KIND_EXIT, KIND_HELLO, KIND_RUNTIME
 from services.protocol import EventName, NodeStatus, make_envelope, utc_timestamp
@@ -61,6 +62,7 @@ class TrackedNode:
     last_seen: float | None = None
     pid: int | None = None
     exit_code: int | None = None
+    model: str | None = None  # what the swarm's runtime asks its endpoint for (prices usage)
 
     @property
     def status(self) -> NodeStatus:
@@ -103,10 +105,11 @@ async def _no_exit_hook(_session: AsyncSession, _swarm_id: str) -> None:
 
 
 class Ingest:
-    def __init__(self, db: Database, bus: EventBus, transcript: Transcript) -> None:
+    def __init__(self, db: Database, bus: EventBus, transcript: Transcript, pricing: Pricing | None = None) -> None:
         self.db = db
         self.bus = bus
         self.transcript = transcript
+        self.pricing = pricing or Pricing({})
         # Called inside the ingest transaction for each swarm one of whose nodes wrote its exit record.
         self.on_exit_records: Callable[[AsyncSession, str], Awaitable[None]] = _no_exit_hook
         self.records_ingested = 0
@@ -114,7 +117,9 @@ class Ingest:
         self.nodes: dict[tuple[str, int], TrackedNode] = {}
         self._lock = asyncio.Lock()
 
-    async def track(self, swarm_id: str, job_id: str, rows: Sequence[NodeRow]) -> list[TrackedNode]:
+    async def track(
+        self, swarm_id: str, job_id: str, rows: Sequence[NodeRow], model: str | None = None
+    ) -> list[TrackedNode]:
         cursors = await self.bus.cursors()
         tracked = []
         for row in rows:
@@ -130,6 +135,7 @@ class Ingest:
                 last_seen=aware(row.last_heartbeat_at).timestamp() if row.last_heartbeat_at else None,
                 pid=row.pid,
                 exit_code=row.exit_code,
+                model=model,
             )
             self.nodes[(job_id, row.node_id)] = node
             tracked.append(node)
@@ -210,14 +216,13 @@ class Ingest:
         elif kind == KIND_EXIT:
             node.activity, node.exit_code = NodeStatus.EXITED, int(payload.get("code", 1))
             batch.exited_swarms.add(node.swarm_id)
-        elif kind == KIND_RUNTIME:
-            method = payload.get("method")
-            if method == "turn/started":
-                node.activity = NodeStatus.BUSY
-            elif method == "turn/completed":
-                node.activity = NodeStatus.IDLE
         timestamp = utc_timestamp(ts) if ts else None
         for event, fields in translate_record(record):
+            activity = activity_after(event)
+            if activity is not None and node.activity is not NodeStatus.EXITED:
+                node.activity = activity
+            if event is EventName.USAGE:
+                fields |= self.pricing.estimate(node.model, fields.get("total"))
             if event in DURABLE_EVENTS:
                 batch.durable.append((node, injection_id, seq, event, fields, ts))
             if publish:

@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.tables import CommandRow, TurnRow
+from router.store.tables import ApprovalRow, CommandRow, TurnRow
 from services.protocol import EventName
 
 DURABLE_EVENTS = frozenset(
     {
+        EventName.INJECT_QUEUED,
+        EventName.INJECT_STEERED,
+        EventName.INJECT_FAILED,
+        EventName.EXEC_APPROVAL_REQUIRED,
+        EventName.EXEC_APPROVAL_RESOLVED,
         EventName.TURN_STARTED,
         EventName.REASONING,
         EventName.ASSISTANT,
@@ -46,7 +52,7 @@ class Transcript:
                 swarm_id=swarm_id,
                 node_id=node_id,
                 prompt=prompt,
-                status="queued",
+                status="accepted",
                 reasoning="",
                 assistant="",
             )
@@ -67,6 +73,9 @@ class Transcript:
         if event in (EventName.COMMAND_STARTED, EventName.COMMAND_COMPLETED):
             await self._apply_command(session, swarm_id, node_id, injection_id, seq, event, fields)
             return
+        if event in (EventName.EXEC_APPROVAL_REQUIRED, EventName.EXEC_APPROVAL_RESOLVED):
+            await self._apply_approval(session, swarm_id, node_id, injection_id, event, fields, at)
+            return
         if injection_id is None:
             return  # runtime output outside any injection (e.g. start-up): on the bus only
         turn = await session.get(TurnRow, injection_id)
@@ -74,7 +83,13 @@ class Transcript:
             self.open_turn(session, swarm_id, node_id, injection_id, prompt="")
             turn = await session.get(TurnRow, injection_id)
             assert turn is not None
-        if event is EventName.TURN_STARTED:
+        if event is EventName.INJECT_QUEUED and turn.status == "accepted":
+            turn.status = "queued"
+        elif event is EventName.INJECT_STEERED:
+            turn.status, turn.started_at, turn.completed_at = "steered", at, at
+        elif event is EventName.INJECT_FAILED:
+            turn.status, turn.completed_at = "rejected", at
+        elif event is EventName.TURN_STARTED:
             turn.status, turn.started_at = "running", at
         elif event is EventName.REASONING:
             turn.reasoning = _joined(turn.reasoning, fields.get("text") or "")
@@ -84,6 +99,44 @@ class Transcript:
             turn.usage = {"total": fields.get("total"), "last": fields.get("last")}  # cumulative: keep latest
         elif event is EventName.TURN_COMPLETE:
             turn.status, turn.completed_at = fields.get("status") or "completed", at
+            await session.execute(  # a request the turn ended without an answer can no longer be answered
+                update(ApprovalRow)
+                .where(ApprovalRow.injection_id == injection_id, ApprovalRow.status.in_(("pending", "answered")))
+                .values(status="expired")
+            )
+
+    @staticmethod
+    async def _apply_approval(
+        session: AsyncSession,
+        swarm_id: str,
+        node_id: int,
+        injection_id: str | None,
+        event: EventName,
+        fields: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        call_id = str(fields.get("call_id"))
+        row = await session.get(ApprovalRow, (swarm_id, node_id, call_id))
+        if event is EventName.EXEC_APPROVAL_REQUIRED:
+            if row is None:
+                session.add(
+                    ApprovalRow(
+                        swarm_id=swarm_id,
+                        node_id=node_id,
+                        call_id=call_id,
+                        injection_id=injection_id,
+                        kind=str(fields.get("kind") or "command"),
+                        command=fields.get("command"),
+                        cwd=fields.get("cwd"),
+                        reason=fields.get("reason"),
+                        available_decisions=list(fields.get("available_decisions") or []),
+                        status="pending",
+                        created_at=at,
+                    )
+                )
+        elif row is not None:
+            row.status, row.decision = "resolved", fields.get("decision") or row.decision
+            row.answered_at = row.answered_at or at
 
     async def _apply_command(
         self,

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from router.store.swarms import aware
-from router.store.tables import CommandRow, NodeRow, SwarmRow, TurnRow
+from router.store.tables import ApprovalRow, CommandRow, NodeRow, SwarmRow, TurnRow
 from services.protocol import Health, NodeStatus, SwarmStatus, utc_timestamp
-from services.protocol.views import CommandView, NodeView, SwarmView, TurnView
+from services.protocol.views import ApprovalView, CommandView, NodeView, SwarmView, TurnView
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -35,7 +35,22 @@ def swarm_view(swarm: SwarmRow, nodes: Sequence[NodeRow]) -> SwarmView:
     )
 
 
-def turn_view(turn: TurnRow, commands: Sequence[CommandRow]) -> TurnView:
+def approval_view(row: ApprovalRow) -> ApprovalView:
+    return ApprovalView(
+        call_id=row.call_id,
+        node_id=row.node_id,
+        injection_id=row.injection_id,
+        kind=row.kind,
+        command=row.command,
+        cwd=row.cwd,
+        reason=row.reason,
+        available_decisions=list(row.available_decisions),
+        status=row.status,
+        decision=row.decision,
+    )
+
+
+def turn_view(turn: TurnRow, commands: Sequence[CommandRow], approvals: Sequence[ApprovalRow] = ()) -> TurnView:
     return TurnView(
         injection_id=turn.injection_id,
         prompt=turn.prompt,
@@ -48,5 +63,6 @@ def turn_view(turn: TurnRow, commands: Sequence[CommandRow]) -> TurnView:
             CommandView(call_id=c.call_id, command=c.command, exit_code=c.exit_code, output=c.output, status=c.status)
             for c in commands
         ],
+        approvals=[approval_view(a) for a in approvals],
         usage=turn.usage,
     )

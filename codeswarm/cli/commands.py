@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from codeswarm.cli.http import ApiClient, CliError
 
@@ -272,3 +273,39 @@ def terminate(client: ApiClient, swarm_id: str, download_workspaces: bool, out: 
             f"the workspace archive will be at {client.base_url}/v1/swarms/{swarm_id}/archive "
             "once workspace_archive_ready is announced (codeswarm watch)\n"
         )
+
+
+# -- interrupt and approvals ---------------------------------------------------------------------------
+
+
+def interrupt(client: ApiClient, swarm_id: str, nodes: str | int | list[int], out: TextIO) -> None:
+    answer = client.post(f"/v1/swarms/{swarm_id}/interrupt", {"nodes": nodes})
+    targets = ", ".join(f"n{n}" for n in answer.get("nodes") or [])
+    out.write(f"interrupt sent to {swarm_id}: {targets} (request {answer.get('request_id')})\n")
+
+
+def approvals(client: ApiClient, swarm_id: str, out: TextIO, as_json: bool) -> None:
+    answer = client.get(f"/v1/swarms/{swarm_id}/approvals")
+    if as_json:
+        out.write(json.dumps(answer, indent=2) + "\n")
+        return
+    rows = [
+        [
+            f"n{a.get('node_id')}",
+            a.get("call_id"),
+            a.get("kind"),
+            "/".join(a.get("available_decisions") or []),
+            a.get("command") or a.get("reason") or "",
+        ]
+        for a in answer.get("approvals") or []
+    ]
+    if not rows:
+        out.write(f"no approval is waiting in {swarm_id}\n")
+        return
+    out.write(table(["NODE", "CALL", "KIND", "DECISIONS", "COMMAND"], rows))
+
+
+def approve(client: ApiClient, swarm_id: str, node_id: int, call_id: str, decision: str, out: TextIO) -> None:
+    path = f"/v1/swarms/{swarm_id}/approvals/{quote(call_id, safe='')}"
+    answer = client.post(path, {"node_id": node_id, "decision": decision})
+    out.write(f"{decision} sent for {call_id} on n{node_id} of {swarm_id} (request {answer.get('request_id')})\n")

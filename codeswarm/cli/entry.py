@@ -158,6 +158,22 @@ def build_parser() -> argparse.ArgumentParser:
     inject.add_argument("content", help="the prompt ('-' reads it from standard input)")
     inject.add_argument("--steer", action="store_true", help="steer the running turn instead of queueing")
 
+    interrupt = sub.add_parser("interrupt", parents=[common], help="end the running turn of one, some or all nodes")
+    interrupt.add_argument("swarm", help="swarm id")
+    interrupt.add_argument("nodes", type=node_selector, help="'all', a node index, or indexes like 0,2,3")
+
+    pending = sub.add_parser("approvals", parents=[common], help="list the approvals a swarm's agents wait for")
+    pending.add_argument("swarm", help="swarm id")
+    pending.add_argument("--json", action="store_true", help="print the router's JSON answer")
+
+    approve = sub.add_parser("approve", parents=[common], help="answer an agent's approval request")
+    approve.add_argument("swarm", help="swarm id")
+    approve.add_argument("node", type=node_index, help="the node that asked")
+    approve.add_argument("call", help="the call id (codeswarm approvals <swarm>)")
+    approve.add_argument(
+        "decision", nargs="?", default="accept", help="accept (default), acceptForSession, decline or cancel"
+    )
+
     terminate = sub.add_parser("terminate", parents=[common], help="terminate a swarm")
     terminate.add_argument("swarm", help="swarm id")
     terminate.add_argument(
@@ -233,6 +249,12 @@ def _run(args: argparse.Namespace) -> int:
             commands.inject(client, args.swarm, args.nodes, args.content, args.steer, out)
         elif args.command == "terminate":
             commands.terminate(client, args.swarm, args.download_workspaces, out)
+        elif args.command == "interrupt":
+            commands.interrupt(client, args.swarm, args.nodes, out)
+        elif args.command == "approvals":
+            commands.approvals(client, args.swarm, out, args.json)
+        elif args.command == "approve":
+            commands.approve(client, args.swarm, args.node, args.call, args.decision, out)
         elif args.command == "providers":
             commands.providers(client, out, args.json)
         else:  # pragma: no cover - argparse refuses unknown commands

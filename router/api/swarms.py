@@ -13,12 +13,14 @@ from router.api.deps import core
 from router.core import RouterCore
 from router.errors import Conflict, NotFound
 from router.store.swarms import nodes_of, visible_swarms
-from router.store.tables import CommandRow, TurnRow
-from router.views import swarm_view, turn_view
-from services.protocol import ApprovalRequest, InjectRequest, LaunchRequest, TerminateRequest
+from router.store.tables import ApprovalRow, CommandRow, TurnRow
+from router.views import approval_view, swarm_view, turn_view
+from services.protocol import ApprovalRequest, InjectRequest, InterruptRequest, LaunchRequest, TerminateRequest
 from services.protocol.views import (
     Accepted,
+    ApprovalList,
     InjectAccepted,
+    InterruptAccepted,
     LaunchAccepted,
     SwarmList,
     SwarmView,
@@ -66,9 +68,29 @@ async def terminate(swarm_id: str, core: Core, body: TerminateRequest | None = N
     return await core.authority.terminate(swarm_id, body or TerminateRequest())
 
 
+@router.post("/{swarm_id}/interrupt", status_code=202, response_model=InterruptAccepted)
+async def interrupt(swarm_id: str, body: InterruptRequest, core: Core) -> InterruptAccepted:
+    """End the running turn of each named node (`turn/interrupt`); it completes with status interrupted."""
+    return await core.authority.interrupt(swarm_id, body)
+
+
 @router.post("/{swarm_id}/approvals/{call_id}", status_code=202, response_model=Accepted)
 async def approve(swarm_id: str, call_id: str, body: ApprovalRequest, core: Core) -> Accepted:
+    """Answer an agent's approval request with one of its available_decisions (422 lists them; 404 for an
+    unknown call, 409 for one already answered)."""
     return Accepted(request_id=await core.authority.approve(swarm_id, call_id, body))
+
+
+@router.get("/{swarm_id}/approvals", response_model=ApprovalList)
+async def approvals(swarm_id: str, core: Core, pending: bool = True) -> ApprovalList:
+    """The swarm's approval requests, oldest first: only those waiting for an answer unless pending=false."""
+    async with core.db.transaction() as session:
+        await core.authority.visible(session, swarm_id)
+        query = select(ApprovalRow).where(ApprovalRow.swarm_id == swarm_id)
+        if pending:
+            query = query.where(ApprovalRow.status == "pending")
+        rows = (await session.scalars(query.order_by(ApprovalRow.created_at, ApprovalRow.node_id))).all()
+    return ApprovalList(approvals=[approval_view(row) for row in rows])
 
 
 @router.get("/{swarm_id}/nodes/{node_id}/turns", response_model=TurnList)
@@ -91,10 +113,22 @@ async def turns(swarm_id: str, node_id: int, core: Core) -> TurnList:
                 .order_by(CommandRow.seq)
             )
         ).all()
+        approval_rows = (
+            await session.scalars(
+                select(ApprovalRow)
+                .where(ApprovalRow.swarm_id == swarm_id, ApprovalRow.node_id == node_id)
+                .order_by(ApprovalRow.created_at)
+            )
+        ).all()
     by_turn: dict[str | None, list[CommandRow]] = {}
     for command in command_rows:
         by_turn.setdefault(command.injection_id, []).append(command)
-    return TurnList(turns=[turn_view(t, by_turn.get(t.injection_id, [])) for t in turn_rows])
+    approvals: dict[str | None, list[ApprovalRow]] = {}
+    for approval in approval_rows:
+        approvals.setdefault(approval.injection_id, []).append(approval)
+    return TurnList(
+        turns=[turn_view(t, by_turn.get(t.injection_id, []), approvals.get(t.injection_id, [])) for t in turn_rows]
+    )
 
 
 @router.get("/{swarm_id}/archive", response_class=FileResponse)

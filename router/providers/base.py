@@ -30,6 +30,7 @@ class ProviderConfig:
     defaults: dict[str, Any] = field(default_factory=dict)
     launch_fields: tuple[LaunchField, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)  # backend-specific (e.g. the Slurm cluster)
+    runtime_settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # runtime → its provider-level params
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class LaunchSpec:
     params: dict[str, Any]  # validated launch-field values, defaults applied
     system_prompt: str | None = None
     agents_bundle: dict[str, str] | None = None
+    secret: str | None = field(default=None, repr=False)  # the model key; only ever in a 0600 control file
 
 
 class LaunchRejected(Exception):

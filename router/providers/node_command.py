@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import orjson
 
 from router.providers.base import LaunchSpec
+from services.node.records import secret_name
 
 # The only variables a node program inherits from the host; everything else is set explicitly.
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")
@@ -31,16 +32,22 @@ def node_arguments(
         args += ["--system-prompt-file", f"{control_dir}/system_prompt.txt"]
     if spec.agents_bundle:
         args += ["--bundle-file", f"{control_dir}/bundle.json"]
+    if spec.secret:
+        args += ["--secret-dir", control_dir]
     return args
 
 
 def control_files(spec: LaunchSpec) -> dict[str, bytes]:
-    """Files the node program reads at start (name → content), written into the job's control dir."""
+    """Files the node program reads at start (name → content), written 0600 into the job's control dir.
+    The model key gets one file per node, which that node removes once it has read it."""
     files: dict[str, bytes] = {}
     if spec.system_prompt:
         files["system_prompt.txt"] = spec.system_prompt.encode()
     if spec.agents_bundle:
         files["bundle.json"] = orjson.dumps(spec.agents_bundle)
+    if spec.secret:
+        for node_id in range(spec.node_count):
+            files[secret_name(node_id)] = spec.secret.encode()
     return files
 
 

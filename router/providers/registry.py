@@ -5,9 +5,15 @@
     backend = "local"       # local | slurm
     label = "This machine"
     max_nodes = 64
-    runtimes = ["mock", "shell"]
+    runtimes = ["mock", "shell", "codex"]
     [providers.defaults]    # values for launch fields
     [providers.presets.big] # another provider "local:big" with these values over the defaults
+    [providers.runtime_settings.codex]   # this provider's settings of a runtime, over [runtimes.codex]
+
+    [runtimes.codex]        # every provider's settings of a runtime (binary, model endpoint, key variable)
+    binary = "/shared/tools/codex"
+    base_url = "http://gpu-01:8000/v1"
+    env_key = "SITE_MODEL_KEY"
 
 Backends add their own keys (see each backend's module; Slurm: router/providers/slurm/config.py).
 Defaults and presets are checked against the backend's launch fields when the file is loaded.
@@ -21,16 +27,24 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from router.pricing import PriceTableError, Pricing, parse_prices
 from router.providers.base import Provider, ProviderConfig
 from router.providers.fields import LaunchParamsError, validate_params
 from router.providers.local.provider import LocalProvider
 from router.providers.slurm.cluster import SlurmCluster
 from router.providers.slurm.config import SLURM_FIELDS, ClusterSettingsError, cluster_options
 from router.providers.slurm.provider import SlurmProvider
+from services.node.runtimes import RUNTIMES
 from services.protocol.views import LaunchField
 from services.settings import Settings
 
-NODE_RUNTIMES = ("mock", "shell")
+NODE_RUNTIMES = tuple(RUNTIMES)
+# The codex binary `make codex` installs into the project (the native one: no Node.js needed to run it).
+PROJECT_CODEX = (
+    Path(__file__).resolve().parents[2]
+    / ".tools/codex/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex"
+)
+RUNTIME_DEFAULTS: dict[str, dict[str, Any]] = {"codex": {"binary": str(PROJECT_CODEX)}}
 
 DEFAULT_PROVIDERS: list[dict[str, Any]] = [
     {
@@ -80,7 +94,24 @@ def _slurm(configs: Sequence[ProviderConfig], settings: Settings) -> list[Provid
 Factory = Callable[[Sequence[ProviderConfig], Settings], list[Provider]]
 BACKENDS: dict[str, Factory] = {"local": _local, "slurm": _slurm}
 BACKEND_FIELDS: dict[str, tuple[LaunchField, ...]] = {"local": (), "slurm": SLURM_FIELDS}
-COMMON_KEYS = ("id", "backend", "label", "max_nodes", "runtimes", "defaults", "presets")
+COMMON_KEYS = ("id", "backend", "label", "max_nodes", "runtimes", "defaults", "presets", "runtime_settings")
+
+
+def _runtime_settings(where: str, tables: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Merge runtime settings tables (later ones win), each key checked against the runtime's params."""
+    merged: dict[str, dict[str, Any]] = {}
+    for table in tables:
+        for runtime, values in table.items():
+            if runtime not in RUNTIMES:
+                raise ProviderSettingsError(f"{where}: unknown runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
+            valid = {param.name for param in RUNTIMES[runtime].params_accepted}
+            unknown = sorted(set(values) - valid)
+            if unknown:
+                raise ProviderSettingsError(
+                    f"{where}: unknown {runtime} setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}"
+                )
+            merged[runtime] = {**merged.get(runtime, {}), **values}
+    return merged
 
 
 def _checked_values(provider_id: str, what: str, fields: tuple[LaunchField, ...], values: dict[str, Any]) -> None:
@@ -90,7 +121,7 @@ def _checked_values(provider_id: str, what: str, fields: tuple[LaunchField, ...]
         raise ProviderSettingsError(f"provider {provider_id!r}: {what}: {exc}") from exc
 
 
-def _configs(entry: dict[str, Any]) -> list[ProviderConfig]:
+def _configs(entry: dict[str, Any], shared_runtimes: dict[str, Any]) -> list[ProviderConfig]:
     backend = entry.get("backend")
     if backend not in BACKENDS:
         raise ProviderSettingsError(f"provider {entry.get('id')!r}: backend must be one of {', '.join(BACKENDS)}")
@@ -112,6 +143,9 @@ def _configs(entry: dict[str, Any]) -> list[ProviderConfig]:
         defaults=defaults,
         launch_fields=fields,
         options={k: v for k, v in entry.items() if k not in COMMON_KEYS},
+        runtime_settings=_runtime_settings(
+            f"provider {provider_id!r}", [RUNTIME_DEFAULTS, shared_runtimes, dict(entry.get("runtime_settings", {}))]
+        ),
     )
     configs = [base]
     for name, values in dict(entry.get("presets", {})).items():
@@ -133,11 +167,13 @@ def load_document(path: Path | None) -> dict[str, Any]:
 
 def load_providers(settings: Settings) -> dict[str, Provider]:
     document = load_document(settings.providers_file)
+    shared_runtimes = dict(document.get("runtimes", {}))
+    _runtime_settings("[runtimes]", [shared_runtimes])
     providers: dict[str, Provider] = {}
     for entry in document.get("providers", []):
         if "id" not in entry:
             raise ProviderSettingsError(f"a provider entry has no id: {entry}")
-        configs = _configs(entry)
+        configs = _configs(entry, shared_runtimes)
         for config in configs:
             if config.id in providers:
                 raise ProviderSettingsError(f"provider id {config.id!r} appears twice")
@@ -146,3 +182,11 @@ def load_providers(settings: Settings) -> dict[str, Provider]:
     if not providers:
         raise ProviderSettingsError("no providers configured")
     return providers
+
+
+def load_pricing(settings: Settings) -> Pricing:
+    """The `[prices]` table of the providers file (none by default)."""
+    try:
+        return Pricing(parse_prices(dict(load_document(settings.providers_file).get("prices", {}))))
+    except PriceTableError as exc:
+        raise ProviderSettingsError(str(exc)) from exc

@@ -104,6 +104,26 @@ class CommandRow(Base):
     output: Mapped[str] = mapped_column(Text, default="")
 
 
+class ApprovalRow(Base):
+    """An approval an agent asked for: pending until the user answers, kept across router restarts."""
+
+    __tablename__ = "approvals"
+
+    swarm_id: Mapped[str] = mapped_column(ForeignKey("swarms.swarm_id", ondelete="CASCADE"), primary_key=True)
+    node_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    injection_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # command, fileChange, permissions
+    command: Mapped[str | None] = mapped_column(Text)
+    cwd: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    available_decisions: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # pending, answered, resolved, expired
+    decision: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+
+
 class OutboxEventRow(Base):
     """Lifecycle events written in the same transaction as the state change; the relay publishes them."""
 

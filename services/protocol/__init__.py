@@ -1,6 +1,6 @@
 """The wire contract between router, mirror, web and API clients (`codeswarm.router.v1`)."""
 
-from services.protocol.commands import ApprovalRequest, InjectRequest, LaunchRequest, TerminateRequest
+from services.protocol.commands import ApprovalRequest, InjectRequest, InterruptRequest, LaunchRequest, TerminateRequest
 from services.protocol.events import (
     DELTA_EVENTS,
     PROTOCOL,
@@ -28,6 +28,7 @@ __all__ = [
     "Health",
     "InjectRequest",
     "InjectionStatus",
+    "InterruptRequest",
     "LaunchRequest",
     "NodeStatus",
     "SwarmStatus",

@@ -51,4 +51,16 @@ class TerminateRequest(_Command):
 
 class ApprovalRequest(_Command):
     node_id: Annotated[int, Field(ge=0)]
-    decision: Literal["accept", "decline"]
+    decision: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[A-Za-z]+$",
+            description="One of the request's available_decisions: accept, acceptForSession, decline, cancel, ...",
+        ),
+    ]
+
+
+class InterruptRequest(_Command):
+    nodes: NodeSelector = Field(description='"all", one node index, or a list of indexes.')

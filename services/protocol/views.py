@@ -59,12 +59,34 @@ class Accepted(BaseModel):
     request_id: str
 
 
+class InterruptAccepted(BaseModel):
+    request_id: str
+    nodes: list[int]
+
+
 class CommandView(BaseModel):
     call_id: str
     command: str
     exit_code: int | None
     output: str
     status: str | None = None
+
+
+class ApprovalView(BaseModel):
+    call_id: str
+    node_id: int
+    injection_id: str | None
+    kind: str
+    command: str | None
+    cwd: str | None
+    reason: str | None
+    available_decisions: list[str]
+    status: Literal["pending", "answered", "resolved", "expired"]
+    decision: str | None
+
+
+class ApprovalList(BaseModel):
+    approvals: list[ApprovalView]
 
 
 class TurnView(BaseModel):
@@ -76,6 +98,7 @@ class TurnView(BaseModel):
     reasoning: str
     assistant: str
     commands: list[CommandView]
+    approvals: list[ApprovalView] = Field(default_factory=list)
     usage: dict[str, Any] | None
 
 

@@ -74,9 +74,11 @@ class LocalProvider(Provider):
             return job_id
         program = await asyncio.to_thread(build_zipapp, self.base / "bin")
         control = self._control_dir(job_id)
-        control.mkdir(parents=True, exist_ok=True)
+        control.mkdir(mode=0o700, parents=True, exist_ok=True)
         for name, content in control_files(spec).items():
-            (control / name).write_bytes(content)
+            fd = os.open(control / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
         await progress("starting", f"starting {spec.node_count} node programs on this host")
         for node_id in range(spec.node_count):
             args = node_arguments(spec, str(self.base), job_id, self.heartbeat_s, str(control), node_id)

@@ -48,6 +48,7 @@ def _write_files(sftp: paramiko.SFTPClient, directory: str, files: dict[str, byt
         sftp.stat(directory)  # it exists (a retried launch); anything else raises
     for name, content in files.items():
         with sftp.open(f"{directory}/{name}", "wb") as handle:
+            handle.chmod(0o600)  # owner only, whatever the login node's umask (a key file among them)
             handle.write(content)
 
 

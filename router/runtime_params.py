@@ -1,0 +1,57 @@
+"""A launch's runtime params, checked at the door by the node program's own rules.
+
+The node's runtime params are the provider's settings of the runtime (`[runtimes.<name>]` and the
+provider's `runtime_settings`), then the launch's own values.  What the provider sets (for codex: the
+binary, the model endpoint, the name of the key's variable) a launch may not override.  The key itself
+is read from the router's environment when a job is started and goes only into 0600 control files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from router.providers.base import ProviderConfig
+from services.node.errors import ConfigError
+from services.node.runtimes import RUNTIMES
+from services.node.runtimes.base import validate_params
+
+
+class RuntimeParamsError(ValueError):
+    pass
+
+
+def checked_runtime_params(
+    runtime: str, config: ProviderConfig, given: Mapping[str, Any], check_files: bool
+) -> dict[str, Any]:
+    runtime_class = RUNTIMES[runtime]
+    reserved = sorted(set(given) & set(runtime_class.provider_params))
+    if reserved:
+        raise RuntimeParamsError(
+            f"{', '.join(reserved)} of runtime {runtime!r} come from the provider's settings "
+            f"([runtimes.{runtime}] in the providers file), not from a launch"
+        )
+    merged = {**config.runtime_settings.get(runtime, {}), **given}
+    try:
+        values = validate_params(runtime, runtime_class.params_accepted, merged)
+    except ConfigError as exc:
+        raise RuntimeParamsError(str(exc)) from exc
+    key_name = values.get("env_key")
+    if key_name and not os.environ.get(str(key_name)):
+        raise RuntimeParamsError(
+            f"runtime {runtime!r} sends the model key from ${key_name}, which is not set in the router's environment"
+        )
+    binary = values.get("binary")
+    if check_files and binary and not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        raise RuntimeParamsError(
+            f"the {runtime} binary {binary!r} does not exist or is not executable; install it with "
+            f"`make codex` or set binary under [runtimes.{runtime}] in the providers file"
+        )
+    return values
+
+
+def model_key(params: Mapping[str, Any]) -> str | None:
+    """The model endpoint's key, from the router's environment (never stored)."""
+    key_name = params.get("env_key")
+    return os.environ.get(str(key_name)) or None if key_name else None
