@@ -14,7 +14,7 @@ pytest.register_assert_rewrite("tests.support")
 
 from tests.support import servers  # noqa: E402  (after registering: the bus contract's asserts are rewritten)
 
-pytest_plugins = ["tests.support.router_fixtures", "tests.support.node_process"]
+pytest_plugins = ["tests.support.router_fixtures", "tests.support.node_process", "tests.support.agent_fixtures"]
 
 INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
 

@@ -1,0 +1,17 @@
+"""Fixtures for the real agent binaries (registered suite-wide by tests/conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from router.providers.registry import PROJECT_CODEX
+
+
+@pytest.fixture(scope="session")
+def codex_binary() -> Path:
+    """The codex the project installs (`make codex`, which `make test` runs first)."""
+    if not PROJECT_CODEX.is_file():
+        pytest.fail(f"the codex binary is missing at {PROJECT_CODEX}: run `make codex` (make test does)")
+    return PROJECT_CODEX
