@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import io
+import shlex
 import tarfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from tests.support.fake_responses import FakeResponses
 from tests.support.router_process import BusReader, RouterProcess, all_idle, wait_swarm
 
 if TYPE_CHECKING:
     from tests.slurm.conftest import SlurmRouterKit
 
 PROBE_S = 1.0
+CODEX_KEY = "sk-test-0123456789"
 
 
 async def launch(client: httpx.AsyncClient, kit: SlurmRouterKit, **body: Any) -> str:
@@ -100,3 +104,48 @@ async def test_jobs_cancelled_by_hand_end_their_swarms_within_two_probe_interval
             lambda: all(bus.events("swarm_terminated", swarm_id=s) for s in (waiting, running)), 5, "swarm_terminated"
         )
         assert not slurm_kit.live_jobs()
+
+
+async def test_a_two_node_codex_swarm_answers_from_each_workspace(
+    slurm_kit: SlurmRouterKit, start_router: Callable[..., RouterProcess], bus: BusReader, codex_binary: Path
+) -> None:
+    fake = FakeResponses(expected_key=CODEX_KEY).start()
+    try:
+        # codex installed on the cluster's shared filesystem, as a site would: here, by the lab user
+        shared_codex = f"{slurm_kit.remote_base}/tools/codex"
+        rc, _, err = slurm_kit.lab.ssh_run(
+            f"mkdir -p {slurm_kit.remote_base}/tools && cp {shlex.quote(str(codex_binary))} {shared_codex}"
+        )
+        assert rc == 0, err
+        path = Path(slurm_kit.providers_file(runtimes=["mock", "codex"]))
+        settings = f'\n[providers.runtime_settings.codex]\nbinary = "{shared_codex}"\nbase_url = "{fake.base_url}"\n'
+        path.write_text(path.read_text() + settings + 'env_key = "CODESWARM_TEST_MODEL_KEY"\n')
+        router = start_router(CODESWARM_PROVIDERS_FILE=str(path), CODESWARM_TEST_MODEL_KEY=CODEX_KEY)
+        async with router.client() as client:
+            params = {"model": "fake-model", "approval_policy": "never", "sandbox": "danger-full-access"}
+            swarm_id = await launch(client, slurm_kit, nodes=2, runtime="codex", runtime_params=params)
+            swarm = await wait_swarm(client, swarm_id, all_idle, 60)
+            job_id = swarm["job_id"]
+            rc, script, _ = slurm_kit.lab.ssh_run(f"cat {slurm_kit.remote_base}/swarms/{swarm_id}/job.sh")
+            assert rc == 0 and CODEX_KEY not in script and "--secret-dir" in script
+            rc, left, _ = slurm_kit.lab.ssh_run(f"ls {slurm_kit.remote_base}/swarms/{swarm_id}")
+            assert rc == 0 and "secret_" not in left  # each node removed its key file once it had read it
+
+            content = "Where are you? [run: pwd | tee where.txt]"
+            await client.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": "all", "content": content})
+            await bus.wait_for(lambda: len(bus.events("turn_complete", swarm_id=swarm_id)) == 2, 60, "both turns")
+            for node_id in (0, 1):
+                workspace = f"{slurm_kit.remote_base}/runs/{job_id}/node_0{node_id}"
+                (command,) = bus.events("command_completed", swarm_id=swarm_id, node_id=node_id)
+                assert command["exit_code"] == 0 and command["output"].strip() == workspace
+                answer = "".join(d["delta"] for d in bus.events("assistant_delta", swarm_id=swarm_id, node_id=node_id))
+                assert answer == f"Ran it. Output: {workspace}"
+                rc, config, _ = slurm_kit.lab.ssh_run(
+                    f"stat -c %a {slurm_kit.remote_base}/agents/{job_id}/node_0{node_id}/config.toml"
+                )
+                assert rc == 0 and config.strip() == "600"
+            assert {r.headers["authorization"] for r in fake.requests} == {f"Bearer {CODEX_KEY}"}
+            await client.post(f"/v1/swarms/{swarm_id}/terminate", json={})
+            await wait_swarm(client, swarm_id, lambda s: s.get("status") == "terminated", 30)
+    finally:
+        fake.stop()
