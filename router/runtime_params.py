@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from router.providers.base import ProviderConfig
 from services.node.errors import ConfigError
 from services.node.runtimes import RUNTIMES
-from services.node.runtimes.base import validate_params
+from services.node.runtimes.base import Param, validate_params
+from services.protocol.views import LaunchField
 
 
 class RuntimeParamsError(ValueError):
@@ -55,3 +56,37 @@ def model_key(params: Mapping[str, Any]) -> str | None:
     """The model endpoint's key, from the router's environment (never stored)."""
     key_name = params.get("env_key")
     return os.environ.get(str(key_name)) or None if key_name else None
+
+
+def _field(param: Param, default: Any) -> LaunchField:
+    kind: Literal["string", "integer", "boolean", "choice"]
+    if param.options:
+        kind = "choice"
+    elif isinstance(param.default, bool):
+        kind = "boolean"
+    elif isinstance(param.default, int):
+        kind = "integer"
+    else:
+        kind = "string"
+    return LaunchField(
+        key=param.name,
+        label=param.help,
+        type=kind,
+        default=default,
+        required=default is None and param.check(None) is not None,
+        options=list(param.options) if param.options else None,
+    )
+
+
+def runtime_fields(config: ProviderConfig) -> dict[str, list[LaunchField]]:
+    """The runtime params a launch may give, per runtime of the provider, with the provider's defaults."""
+    fields = {}
+    for runtime in config.runtimes:
+        runtime_class = RUNTIMES[runtime]
+        settings = config.runtime_settings.get(runtime, {})
+        fields[runtime] = [
+            _field(param, settings.get(param.name, param.default))
+            for param in runtime_class.params_accepted
+            if param.name not in runtime_class.provider_params
+        ]
+    return fields

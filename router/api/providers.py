@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from router.api.deps import core
 from router.core import RouterCore
+from router.runtime_params import runtime_fields
 from services.protocol.views import ProviderList, ProviderView
 
 router = APIRouter(prefix="/v1/providers", tags=["providers"])
@@ -23,6 +24,7 @@ async def list_providers(core: RouterCore = Depends(core)) -> ProviderList:
                 runtimes=list(p.config.runtimes),
                 defaults=p.config.defaults,
                 launch_fields=list(p.config.launch_fields),
+                runtime_fields=runtime_fields(p.config),
             )
             for p in core.providers.values()
         ]

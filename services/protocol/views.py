@@ -125,6 +125,9 @@ class ProviderView(BaseModel):
     runtimes: list[str]
     defaults: dict[str, Any] = Field(default_factory=dict)
     launch_fields: list[LaunchField]
+    runtime_fields: dict[str, list[LaunchField]] = Field(
+        default_factory=dict, description="Per runtime, the runtime_params a launch may give."
+    )
 
 
 class ProviderList(BaseModel):

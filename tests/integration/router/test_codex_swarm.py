@@ -309,3 +309,14 @@ async def test_a_codex_swarm_in_the_embedded_mode(
             assert {d["status"] for d in done} == {"completed"}
             outputs = [c["output"] for c in stream.of("command_completed", swarm_id=swarm_id)]
             assert len(outputs) == 2 and all(o.endswith("ok\n") for o in outputs)  # after any login-shell noise
+
+
+async def test_providers_list_the_codex_launch_fields_with_their_choices(codex_router: RouterProcess) -> None:
+    async with codex_router.client() as http:
+        [local] = (await http.get("/v1/providers")).json()["providers"]
+    fields = {f["key"]: f for f in local["runtime_fields"]["codex"]}
+    assert fields["approval_policy"]["options"] == ["never", "on-request", "untrusted"]
+    assert fields["approval_policy"]["default"] == "on-request"
+    assert fields["sandbox"]["default"] == "workspace-write" and fields["model"]["required"]
+    assert not {"binary", "base_url", "env_key"} & set(fields)  # the provider's, not a launch's
+    assert {f["key"] for f in local["runtime_fields"]["mock"]} == {"tokens", "delay_ms"}
