@@ -89,10 +89,13 @@ class Renderer:
             EventName.FILECHANGE_STARTED: lambda d: self._file_change("editing", d),
             EventName.FILECHANGE_COMPLETED: lambda d: self._file_change("edited", d),
             EventName.EXEC_APPROVAL_REQUIRED: self._approval_required,
-            EventName.EXEC_APPROVAL_RESOLVED: lambda d: self._lines(d, [f"approval resolved ({d.get('request_id')})"]),
+            EventName.EXEC_APPROVAL_RESOLVED: lambda d: self._lines(
+                d, [f"approval {d.get('call_id')}: {d.get('decision')}"]
+            ),
             EventName.USAGE: lambda d: self._lines(d, [usage_text(d)]),
             EventName.TURN_COMPLETE: self._turn_complete,
             EventName.AGENT_ERROR: self._agent_error,
+            EventName.AGENT_WARNING: lambda d: self._lines(d, [f"agent warning: {d.get('message')}"]),
             EventName.SWARM_LAUNCH_PROGRESS: self._launch_progress,
             EventName.SWARM_LAUNCHED: self._launched,
             EventName.SWARM_STATUS: self._swarm_status,
@@ -109,6 +112,12 @@ class Renderer:
             ),
             EventName.INJECT_ACK: lambda d: self._lines(d, [f"prompt accepted ({d.get('injection_id')})"]),
             EventName.INJECT_DELIVERED: lambda d: self._lines(d, [f"prompt delivered ({d.get('injection_id')})"]),
+            EventName.INJECT_QUEUED: lambda d: self._lines(
+                d, [f"prompt queued behind the running turn ({d.get('injection_id')}, #{d.get('position')})"]
+            ),
+            EventName.INJECT_STEERED: lambda d: self._lines(
+                d, [f"prompt steered into the running turn ({d.get('injection_id')})"]
+            ),
             EventName.INJECT_FAILED: lambda d: self._lines(
                 d, [f"prompt not delivered ({d.get('injection_id')})" + self._reason(d)]
             ),
@@ -274,7 +283,10 @@ class Renderer:
     def _approval_required(self, data: Data) -> None:
         text = f"approval needed for $ {data.get('command')} (call {data.get('call_id')})"
         reason = data.get("reason")
-        self._lines(data, [text + (f": {reason}" if reason else "")])
+        decisions = "/".join(data.get("available_decisions") or [])
+        answer = f"codeswarm approve {data.get('swarm_id')} {data.get('node_id')} {data.get('call_id')} accept"
+        lines = [text + (f": {reason}" if reason else ""), f"  answer with: {answer}  ({decisions})"]
+        self._lines(data, lines)
 
     def _agent_error(self, data: Data) -> None:
         text = f"agent error: {data.get('message')}"

@@ -237,3 +237,21 @@ def test_live_lines_longer_than_the_terminal_show_their_end() -> None:
     (line,) = screen(out.getvalue())
     assert len(line) < 60
     assert line.startswith(f"[{SW} n0] assistant: …") and line.endswith("THE END")
+
+
+def test_an_approval_says_how_to_answer_it_and_what_became_of_it() -> None:
+    asked = event(
+        EventName.EXEC_APPROVAL_REQUIRED,
+        1,
+        call_id="call_7",
+        command="/bin/bash -lc 'rm -rf build'",
+        reason="Allow deleting build?",
+        available_decisions=["accept", "decline", "cancel"],
+    )
+    resolved = event(EventName.EXEC_APPROVAL_RESOLVED, 1, call_id="call_7", decision="decline")
+    warning = event(EventName.AGENT_WARNING, 1, message="Reconnecting... 1/2")
+    queued = event(EventName.INJECT_QUEUED, 1, position=2)
+    text = render([asked, resolved, warning, queued])
+    assert f"codeswarm approve {SW} 1 call_7 accept  (accept/decline/cancel)" in text
+    assert "Allow deleting build?" in text and "approval call_7: decline" in text
+    assert "agent warning: Reconnecting... 1/2" in text and "queued behind the running turn (in-1, #2)" in text

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from codeswarm.cli import main
 from mirror.app import create_app
 from mirror.testing import serve
 from services.settings import Settings
@@ -291,7 +292,11 @@ async def test_a_missing_key_or_binary_is_refused_at_launch(
 
 
 async def test_a_codex_swarm_in_the_embedded_mode(
-    tmp_path: Path, fake_model: FakeResponses, codex_binary: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    fake_model: FakeResponses,
+    codex_binary: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv(KEY_VAR, KEY)
     with embedded_stack(tmp_path / "home", providers_file=providers_file(tmp_path, fake_model)) as stack:
@@ -300,15 +305,30 @@ async def test_a_codex_swarm_in_the_embedded_mode(
             swarm = await launch_codex(http, 2, approval_policy="untrusted")
             swarm_id = swarm["swarm_id"]
             await http.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": "all", "content": "[run: echo ok]"})
-            for asked in await stream.wait("exec_approval_required", count=2, swarm_id=swarm_id):
-                url = f"/v1/swarms/{swarm_id}/approvals/{asked['call_id']}"
-                assert (
-                    await http.post(url, json={"node_id": asked["node_id"], "decision": "accept"})
-                ).status_code == 202
+            asked = {a["node_id"]: a for a in await stream.wait("exec_approval_required", count=2, swarm_id=swarm_id)}
+            # node 0 from the CLI, node 1 over plain HTTP
+            cli = ["--router", stack.router, "--mirror", stack.mirror]
+            assert await asyncio.to_thread(main, [*cli, "approvals", swarm_id]) == 0
+            listed = capsys.readouterr().out
+            assert asked[0]["call_id"] in listed and asked[1]["call_id"] in listed
+            assert await asyncio.to_thread(main, [*cli, "approve", swarm_id, "0", asked[0]["call_id"]]) == 0
+            assert f"accept sent for {asked[0]['call_id']} on n0" in capsys.readouterr().out
+            url = f"/v1/swarms/{swarm_id}/approvals/{asked[1]['call_id']}"
+            assert (await http.post(url, json={"node_id": 1, "decision": "accept"})).status_code == 202
             done = await stream.wait("turn_complete", count=2, swarm_id=swarm_id)
             assert {d["status"] for d in done} == {"completed"}
             outputs = [c["output"] for c in stream.of("command_completed", swarm_id=swarm_id)]
             assert len(outputs) == 2 and all(o.endswith("ok\n") for o in outputs)  # after any login-shell noise
+            # a second turn, interrupted from the CLI while its command runs (approved over HTTP first)
+            second = await http.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": 0, "content": "[run: sleep 30]"})
+            injection_id = second.json()["injections"][0]["injection_id"]
+            [ask] = await stream.wait("exec_approval_required", injection_id=injection_id)
+            url = f"/v1/swarms/{swarm_id}/approvals/{ask['call_id']}"
+            assert (await http.post(url, json={"node_id": 0, "decision": "accept"})).status_code == 202
+            await wait_until_async(lambda: bool(stream.of("exec_approval_resolved", call_id=ask["call_id"])), 30, "ok")
+            assert await asyncio.to_thread(main, [*cli, "interrupt", swarm_id, "0"]) == 0
+            [ended] = await stream.wait("turn_complete", injection_id=injection_id)
+            assert ended["status"] == "interrupted"
 
 
 async def test_providers_list_the_codex_launch_fields_with_their_choices(codex_router: RouterProcess) -> None:
