@@ -27,12 +27,20 @@ def _wall_clock_ms() -> int:
 
 
 class MemoryEventBus(EventBus):
-    """Bounded to exactly ``maxlen`` entries (Redis trims approximately; this one is exact)."""
+    """Bounded to exactly ``maxlen`` entries (Redis trims approximately; this one is exact) and to
+    ``max_bytes`` of payloads: the oldest entries are trimmed past either bound (the newest one always
+    stays).  A client resuming from before what is retained is told (``reset``) by the mirror."""
 
-    def __init__(self, maxlen: int = 200_000, *, clock_ms: Callable[[], int] = _wall_clock_ms) -> None:
+    def __init__(
+        self, maxlen: int = 200_000, *, max_bytes: int = 128 << 20, clock_ms: Callable[[], int] = _wall_clock_ms
+    ) -> None:
         if maxlen < 1:
             raise ValueError("maxlen must be at least 1")
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
         self.maxlen = maxlen
+        self.max_bytes = max_bytes
+        self._bytes = 0  # payload bytes retained
         self._clock_ms = clock_ms
         self._keys: list[EntryKey] = []  # parsed ids, for bisect
         self._ids: list[str] = []
@@ -67,6 +75,7 @@ class MemoryEventBus(EventBus):
         self._keys += keys
         self._ids += ids
         self._payloads += payloads
+        self._bytes += sum(map(len, payloads))
         if cursors:
             self._cursors.update(cursors)
         if payloads:
@@ -141,12 +150,15 @@ class MemoryEventBus(EventBus):
         return [BusEntry(i, d) for i, d in zip(self._ids[start:end], self._payloads[start:end], strict=True)]
 
     def _trim(self) -> None:
-        excess = len(self) - self.maxlen
-        if excess <= 0:
-            return
-        self._head += excess
-        if self._head >= len(self._keys) - self._head:  # the dead prefix is at least the live part
-            del self._keys[: self._head]
-            del self._ids[: self._head]
-            del self._payloads[: self._head]
+        head, payloads = self._head, self._payloads
+        head += max(0, len(self) - self.maxlen)
+        self._bytes -= sum(map(len, payloads[self._head : head]))
+        while self._bytes > self.max_bytes and head < len(payloads) - 1:
+            self._bytes -= len(payloads[head])
+            head += 1
+        self._head = head
+        if head >= len(self._keys) - head:  # the dead prefix is at least the live part
+            del self._keys[:head]
+            del self._ids[:head]
+            del payloads[:head]
             self._head = 0
