@@ -74,7 +74,7 @@ class Client:
                 elif line.startswith("data:"):
                     data += line[5:].strip()
                 elif not line and data:
-                    self.seen.append((time.perf_counter(), name, json.loads(data)["data"]))
+                    self.seen.append((time.time(), name, json.loads(data)["data"]))
                     self.changed.set()
                     name, data = "", ""
 
@@ -154,8 +154,9 @@ async def bench(turns: int, many: int) -> dict[str, Any]:
                 await client.start()
                 swarm_id = await launch(http, client, 1)
                 turn_overhead, first_overhead, codex_turn, codex_first = [], [], [], []
+                to_codex, from_codex = [], []  # inject → codex's turn/started; codex's turn/completed → client
                 for index in range(turns + 1):
-                    started = time.perf_counter()
+                    started = time.time()
                     answer = await http.post(
                         f"/v1/swarms/{swarm_id}/inject", json={"nodes": 0, "content": f"hi {index}"}
                     )
@@ -168,6 +169,8 @@ async def bench(turns: int, many: int) -> dict[str, Any]:
                     own_first = float(first["raw"]["emittedAtMs"] - started_event["raw"]["emittedAtMs"])
                     if index == 0:
                         continue  # codex's first turn warms its caches; not a steady-state figure
+                    to_codex.append(started_event["raw"]["emittedAtMs"] - started * 1000)
+                    from_codex.append(ended_at * 1000 - ended["raw"]["emittedAtMs"])
                     codex_turn.append(own_turn)
                     codex_first.append(own_first)
                     turn_overhead.append((ended_at - started) * 1000 - own_turn)
@@ -203,6 +206,8 @@ async def bench(turns: int, many: int) -> dict[str, Any]:
         "turn_overhead_ms": {"p50": statistics.median(turn_overhead), "p99": percentile(turn_overhead, 0.99)},
         "first_delta_overhead_ms": {"p50": statistics.median(first_overhead), "p99": percentile(first_overhead, 0.99)},
         "codex_own_turn_ms_p50": statistics.median(codex_turn),
+        "inject_to_codex_turn_started_ms_p50": statistics.median(to_codex),
+        "codex_turn_completed_to_client_ms_p50": statistics.median(from_codex),
         "codex_own_first_delta_ms_p50": statistics.median(codex_first),
         "node_program_rss_mib": round(node_mib, 1),
         "codex_rss_mib": round(codex_mib, 1),
@@ -224,6 +229,10 @@ def main() -> None:
     print(
         f"codex's own: turn p50 {result['codex_own_turn_ms_p50']:.1f} ms, first delta p50 "
         f"{result['codex_own_first_delta_ms_p50']:.1f} ms"
+    )
+    print(
+        f"where: inject → codex's turn/started p50 {result['inject_to_codex_turn_started_ms_p50']:.1f} ms; "
+        f"codex's turn/completed → client p50 {result['codex_turn_completed_to_client_ms_p50']:.1f} ms"
     )
     print(f"RSS: node program {result['node_program_rss_mib']} MiB (goal <= 30), codex {result['codex_rss_mib']} MiB")
     many = result["many"]
