@@ -48,7 +48,7 @@ def view_label(page: Page) -> str:
 
 def test_interrupt_and_steer_a_running_turn(page: Page, embedded: EmbeddedProcess) -> None:
     open_ui(page, embedded.web_url)
-    view = launch(page, "e2e-interrupt", nodes=1, runtime_params="tokens=400, delay_ms=100")
+    view = launch(page, "e2e-interrupt", nodes=1, runtime_params={"tokens": "400", "delay_ms": "100"})
     node = open_node(view, 0)
     inject(view, "a long answer")
     running = node.locator(".turn[data-state='running']")

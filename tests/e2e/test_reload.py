@@ -25,7 +25,7 @@ RELOADED_MID_TURN = """(second) => {
 
 def test_reload_mid_turn_keeps_the_answer_and_the_order(page: Page, embedded: EmbeddedProcess) -> None:
     open_ui(page, embedded.web_url)
-    view = launch(page, "e2e-reload", nodes=2, runtime_params="tokens=80, delay_ms=100")
+    view = launch(page, "e2e-reload", nodes=2, runtime_params={"tokens": "80", "delay_ms": "100"})
     node = open_node(view, 0)
     inject(view, "first", targets="0")
     expect(node.locator(".turn[data-state='completed']")).to_have_count(1)

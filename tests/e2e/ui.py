@@ -26,7 +26,7 @@ def fill_launch(
     alias: str,
     nodes: int,
     *,
-    runtime_params: str = "",
+    runtime_params: dict[str, str] | None = None,
     system_prompt: str = "",
     agents_md: Path | None = None,
 ) -> None:
@@ -35,7 +35,8 @@ def fill_launch(
     page.fill("#launch-nodes", str(nodes))
     page.select_option("#launch-runtime", "mock")
     page.fill("#launch-alias", alias)
-    page.fill("#launch-runtime-params", runtime_params)
+    for key, value in (runtime_params or {}).items():
+        page.fill(f"#launch-runtime-fields [data-key='{key}']", value)
     page.fill("#launch-system-prompt", system_prompt)
     if agents_md is not None:
         page.set_input_files("#launch-agents", str(agents_md))

@@ -1,10 +1,9 @@
 // The launch form: node count, provider and runtime from GET /v1/providers, the provider's launch
-// fields with their defaults filled in and their patterns checked by the browser, alias, system
-// prompt, AGENTS.md and skills (the agents bundle, within the server's limits), runtime params.
+// fields and the runtime's params with their defaults filled in and their patterns checked by the
+// browser, alias, system prompt, AGENTS.md and skills (the agents bundle, within the server's limits).
 
 import { clear, el, setText } from "./dom.js";
 import { readBundle } from "./launch_bundle.js";
-import { parseParams } from "./launch_params.js";
 
 // An HTML pattern is anchored already and compiled with the `v` flag; the server's is a Python regex.
 function htmlPattern(pattern) {
@@ -40,6 +39,16 @@ function fieldValue(field, input) {
   return field.type === "integer" ? Number(input.value) : input.value;
 }
 
+// The values the user set that differ from the field's default (the server fills in the rest).
+function changedValues(inputs) {
+  const values = {};
+  for (const { field, input } of inputs) {
+    const value = fieldValue(field, input);
+    if (value !== undefined && value !== field.default) values[field.key] = value;
+  }
+  return values;
+}
+
 export class LaunchForm {
   // launch(body) → Promise; limits: { maxBodyBytes }
   constructor(form, launch, limits) {
@@ -53,13 +62,15 @@ export class LaunchForm {
     this.systemPrompt = form.querySelector("#launch-system-prompt");
     this.agentsFile = form.querySelector("#launch-agents");
     this.skillFiles = form.querySelector("#launch-skills");
-    this.runtimeParams = form.querySelector("#launch-runtime-params");
     this.fields = form.querySelector("#launch-fields");
+    this.runtimeFields = form.querySelector("#launch-runtime-fields");
     this.submit = form.querySelector("#launch-submit");
     this.problem = form.querySelector("#launch-problem");
     this.providers = [];
     this.inputs = [];
+    this.runtimeInputs = [];
     this.provider.addEventListener("change", () => this.showProvider());
+    this.runtime.addEventListener("change", () => this.showRuntime());
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.send();
@@ -92,15 +103,28 @@ export class LaunchForm {
     for (const name of provider.runtimes || []) this.runtime.append(el("option", { text: name, attrs: { value: name } }));
     if ((provider.runtimes || []).includes(runtime)) this.runtime.value = runtime;
     else if (provider.defaults && provider.defaults.runtime) this.runtime.value = provider.defaults.runtime;
-    for (const field of provider.launch_fields || []) {
-      if (field.key === "runtime") continue;
+    this.inputs = this.showFields(this.fields, (provider.launch_fields || []).filter((field) => field.key !== "runtime"));
+    this.showRuntime();
+  }
+
+  showRuntime() {
+    const provider = this.current();
+    const fields = (provider && provider.runtime_fields && provider.runtime_fields[this.runtime.value]) || [];
+    this.runtimeInputs = this.showFields(this.runtimeFields, fields);
+  }
+
+  showFields(container, fields) {
+    clear(container);
+    container.parentElement.hidden = fields.length === 0;
+    return fields.map((field) => {
       const input = fieldInput(field);
       input.dataset.key = field.key;
       input.name = `field-${field.key}`;
-      if (field.description) input.title = field.description;
-      this.inputs.push({ field, input });
-      this.fields.append(el("label", {}, [document.createTextNode(`${field.label} `), input]));
-    }
+      const label = field.label && field.label.length <= 30 ? field.label : field.key;
+      input.title = field.description || (label === field.key ? field.label || "" : "");
+      container.append(el("label", {}, [document.createTextNode(`${label} `), input]));
+      return { field, input };
+    });
   }
 
   async body() {
@@ -109,13 +133,9 @@ export class LaunchForm {
     if (this.runtime.value) body.runtime = this.runtime.value;
     if (this.alias.value.trim()) body.alias = this.alias.value.trim();
     if (this.systemPrompt.value.trim()) body.system_prompt = this.systemPrompt.value;
-    const params = {};
-    for (const { field, input } of this.inputs) {
-      const value = fieldValue(field, input);
-      if (value !== undefined && value !== field.default) params[field.key] = value;
-    }
+    const params = changedValues(this.inputs);
     if (Object.keys(params).length) body.provider_params = params;
-    const runtimeParams = parseParams(this.runtimeParams.value);
+    const runtimeParams = changedValues(this.runtimeInputs);
     if (Object.keys(runtimeParams).length) body.runtime_params = runtimeParams;
     const bundle = await readBundle(this.agentsFile.files, this.skillFiles.files);
     if (bundle) body.agents_bundle = bundle;
