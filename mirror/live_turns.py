@@ -20,6 +20,7 @@ TEXT_EVENTS = {
     EventName.ASSISTANT: ("assistant", True),
 }
 COMMAND_FIELDS = ("command", "cwd", "exit_code", "status", "duration_ms")
+USAGE_FIELDS = ("total", "last", "model", "cost_usd")
 APPROVAL_FIELDS = ("call_id", "command", "cwd", "reason", "available_decisions", "injection_id")
 
 
@@ -28,7 +29,7 @@ def _capped(text: str) -> str:
 
 
 class NodeLive:
-    __slots__ = ("approvals", "context_window", "last_exit_code", "tokens", "turn", "turns_seen")
+    __slots__ = ("approvals", "context_window", "cost_usd", "last_exit_code", "model", "tokens", "turn", "turns_seen")
 
     def __init__(self) -> None:
         self.turn: dict[str, Any] | None = None
@@ -36,6 +37,8 @@ class NodeLive:
         self.last_exit_code: int | None = None
         self.tokens: int | None = None
         self.context_window: int | None = None
+        self.model: str | None = None
+        self.cost_usd: float | None = None  # the thread's estimated cost so far (the router's estimate)
         self.approvals: dict[str, dict[str, Any]] = {}
 
     def turn_for(self, injection_id: Any, timestamp: Any) -> dict[str, Any]:
@@ -60,6 +63,8 @@ class NodeLive:
             "last_exit_code": self.last_exit_code,
             "tokens": self.tokens,
             "context_window": self.context_window,
+            "model": self.model,
+            "cost_usd": self.cost_usd,
             "approvals": list(self.approvals.values()),
         }
 
@@ -115,8 +120,13 @@ def _apply(node: NodeLive, event: str, data: dict[str, Any], timestamp: Any) -> 
             node.tokens = total["totalTokens"]
         if isinstance(data.get("context_window"), int):
             node.context_window = data["context_window"]
+        if isinstance(data.get("model"), str):
+            node.model = data["model"]
+        if isinstance(data.get("cost_usd"), int | float):
+            node.cost_usd = float(data["cost_usd"])
         if node.turn is not None:
-            node.turn["usage"] = {"total": total, "last": data.get("last"), "context_window": node.context_window}
+            usage = {name: data.get(name) for name in USAGE_FIELDS}
+            node.turn["usage"] = usage | {"context_window": node.context_window}
     elif event == EventName.TURN_COMPLETE and node.turn is not None:
         node.turn["status"] = data.get("status") or "completed"
         node.turn["completed_at"] = timestamp

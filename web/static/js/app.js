@@ -167,9 +167,10 @@ export class App {
       const swarm = this.store.get(swarmId);
       const model = this.models.get(swarmId);
       if (!swarm || !model) continue;
-      if (this.view && this.view.swarmId === swarmId) this.view.render(model.takeDirty());
+      const counts = model.counts();
+      if (this.view && this.view.swarmId === swarmId) this.view.render(model.takeDirty(), counts);
       else model.takeDirty();
-      this.list.upsert(swarm, model.counts(), this.launchFlow.progressOf(swarmId));
+      this.list.upsert(swarm, counts, this.launchFlow.progressOf(swarmId));
     }
     this.dirtySwarms.clear();
   }
@@ -218,6 +219,7 @@ export class App {
     this.view.setArchive(this.archives.has(swarmId));
     this.slot.replaceChildren(this.view.root);
     this.nothing.hidden = true;
+    this.changed(swarmId);
     this.client.live(swarmId).then(
       (answer) => {
         model.loadLive(answer);

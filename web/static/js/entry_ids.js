@@ -1,8 +1,12 @@
-// Stream entry ids ("<ms>-<seq>") compared as numbers.
+// Stream entry ids ("<ms>-<seq>") compared as numbers (both parts are far below 2^53).
 
 function entryKey(id) {
-  const match = /^(\d+)-(\d+)$/.exec(id || "");
-  return match ? [BigInt(match[1]), BigInt(match[2])] : null;
+  if (typeof id !== "string") return null;
+  const dash = id.indexOf("-");
+  if (dash < 1) return null;
+  const ms = Number(id.slice(0, dash));
+  const seq = Number(id.slice(dash + 1));
+  return Number.isInteger(ms) && Number.isInteger(seq) ? [ms, seq] : null;
 }
 
 // True when id `a` comes after id `b` (false when either is not an entry id).

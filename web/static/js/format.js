@@ -12,6 +12,10 @@ export function shortCount(value) {
   return `${(value / 1_000_000).toFixed(1)}M`;
 }
 
+export function dollars(value) {
+  return `$${value < 0.01 ? value.toFixed(4) : value.toFixed(2)}`;
+}
+
 function breakdown(tokens) {
   const parts = [`input ${count(tokens.inputTokens)}`];
   if (tokens.cachedInputTokens) parts.push(`cached ${count(tokens.cachedInputTokens)}`);
@@ -26,5 +30,7 @@ export function usageText(usage) {
   if (usage && usage.last && typeof usage.last === "object") pieces.push(`this turn ${breakdown(usage.last)}`);
   if (usage && usage.total && typeof usage.total === "object") pieces.push(`thread total ${breakdown(usage.total)}`);
   if (usage && Number.isInteger(usage.context_window)) pieces.push(`context window ${count(usage.context_window)}`);
+  if (usage && usage.model) pieces.push(`model ${usage.model}`);
+  if (usage && typeof usage.cost_usd === "number") pieces.push(`est. ${dollars(usage.cost_usd)} so far`);
   return `usage: ${pieces.join(" · ") || "none reported"}`;
 }

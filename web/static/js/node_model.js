@@ -14,8 +14,12 @@ export class NodeModel {
     this.lastExit = null;
     this.tokens = null;
     this.contextWindow = null;
+    this.model = null;
+    this.cost = null; // the thread's estimated cost so far, in USD (cumulative: the latest wins)
     this.lastError = "";
     this.version = 0;
+    this.waitingAt = -1;
+    this.waitingCount = 0;
   }
 
   // What the tile's colour says: waiting on approval wins, then the node's own status.
@@ -25,12 +29,17 @@ export class NodeModel {
     return this.status || "starting";
   }
 
+  // Approvals still open (counted again only after the node changed: the matrix asks every frame).
   get waiting() {
-    let count = 0;
-    for (const turn of this.turns.values()) {
-      for (const item of turn.items) if (item.kind === "approval" && !item.final) count += 1;
+    if (this.waitingAt !== this.version) {
+      let count = 0;
+      for (const turn of this.turns.values()) {
+        for (const item of turn.items) if (item.kind === "approval" && !item.final) count += 1;
+      }
+      this.waitingCount = count;
+      this.waitingAt = this.version;
     }
-    return count;
+    return this.waitingCount;
   }
 
   get commandFailed() {
@@ -83,7 +92,7 @@ export class NodeModel {
     if (name === "command_completed" && Number.isInteger(data.exit_code)) this.lastExit = data.exit_code;
     if (name === "usage") {
       if (data.total && Number.isInteger(data.total.totalTokens)) this.tokens = data.total.totalTokens;
-      if (Number.isInteger(data.context_window)) this.contextWindow = data.context_window;
+      this.usageFacts(data);
     }
     this.version += 1;
   }
@@ -96,12 +105,18 @@ export class NodeModel {
     else if (!turn.state || (turn.state === "queued" && name === "inject_delivered")) turn.setState(name === "inject_ack" ? "queued" : "delivered");
   }
 
+  usageFacts(data) {
+    if (Number.isInteger(data.context_window)) this.contextWindow = data.context_window;
+    if (typeof data.model === "string" && data.model) this.model = data.model;
+    if (typeof data.cost_usd === "number") this.cost = data.cost_usd;
+  }
+
   // The mirror's live view of this node (GET /v1/swarms/{id}/live).
   loadLive(view) {
     if (view.turn) this.turn(view.turn.injection_id).load(view.turn, { live: true });
     if (Number.isInteger(view.last_exit_code)) this.lastExit = view.last_exit_code;
     if (Number.isInteger(view.tokens)) this.tokens = view.tokens;
-    if (Number.isInteger(view.context_window)) this.contextWindow = view.context_window;
+    this.usageFacts(view);
     for (const approval of view.approvals || []) this.turn(approval.injection_id).approval(approval);
     this.version += 1;
   }

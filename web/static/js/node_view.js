@@ -3,7 +3,7 @@
 // scrolls up, and offers a button back to it.
 
 import { el, setText } from "./dom.js";
-import { count } from "./format.js";
+import { count, dollars } from "./format.js";
 import { TurnView } from "./turn_view.js";
 
 const FOLLOW_SLACK_PX = 40;
@@ -85,6 +85,8 @@ export class NodeView {
     const facts = [];
     if (Number.isInteger(node.tokens)) facts.push(`${count(node.tokens)} tokens`);
     if (Number.isInteger(node.contextWindow)) facts.push(`context window ${count(node.contextWindow)}`);
+    if (node.model) facts.push(`model ${node.model}`);
+    if (typeof node.cost === "number") facts.push(`est. ${dollars(node.cost)}`);
     if (Number.isInteger(node.lastExit)) facts.push(`last exit ${node.lastExit}`);
     if (node.lastError) facts.push(`last error: ${node.lastError}`);
     setText(this.facts, facts.join(" · "));

@@ -85,4 +85,15 @@ export class SwarmNodes {
   totalTokens() {
     return this.nodes.reduce((sum, node) => sum + (node.tokens || 0), 0);
   }
+
+  // The swarm's estimated cost: the sum of its nodes' (each node's thread is cumulative); null when
+  // no node reported one.
+  totalCost() {
+    const priced = this.nodes.filter((node) => typeof node.cost === "number");
+    return priced.length ? priced.reduce((sum, node) => sum + node.cost, 0) : null;
+  }
+
+  models() {
+    return [...new Set(this.nodes.map((node) => node.model).filter(Boolean))];
+  }
 }

@@ -4,7 +4,7 @@
 import { age } from "./clock.js";
 import { Composer } from "./composer.js";
 import { el, setText } from "./dom.js";
-import { count } from "./format.js";
+import { count, dollars } from "./format.js";
 import { Matrix } from "./matrix.js";
 import { NodeView } from "./node_view.js";
 import { FILTERS, STATES } from "./swarm_nodes.js";
@@ -133,12 +133,9 @@ export class SwarmView {
   }
 
   // Redraw what changed: the tiles of the dirty nodes, the counts, the focused node.
-  render(dirty) {
+  render(dirty, counts) {
     for (const nodeId of dirty) this.matrix.update(nodeId);
     if (this.nodeView && dirty.has(this.nodeView.node.nodeId)) this.nodeView.update();
-    if (!dirty.size && this.drawnCounts) return;
-    this.drawnCounts = true;
-    const counts = this.nodes.counts();
     for (const [state, chip] of this.countChips) {
       setText(chip, `${STATE_LABELS[state] || state} ${counts[state] || 0}`);
       chip.hidden = !counts[state];
@@ -147,6 +144,9 @@ export class SwarmView {
     this.waiting.hidden = waiting === 0;
     setText(this.waiting, `${waiting} node${waiting === 1 ? "" : "s"} waiting on approval`);
     const tokens = this.nodes.totalTokens();
-    setText(this.totals, tokens ? `${count(tokens)} tokens in total` : "");
+    const cost = this.nodes.totalCost();
+    const models = this.nodes.models();
+    const totals = [tokens ? `${count(tokens)} tokens in total` : "", cost === null ? "" : `est. ${dollars(cost)}`, models.join(", ")];
+    setText(this.totals, totals.filter(Boolean).join(" · "));
   }
 }

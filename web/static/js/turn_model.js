@@ -80,7 +80,7 @@ export class TurnModel {
       case "agent_warning":
         return this.error(name, data);
       case "usage":
-        this.usage = { total: data.total, last: data.last, context_window: data.context_window };
+        this.usage = { total: data.total, last: data.last, context_window: data.context_window, model: data.model, cost_usd: data.cost_usd };
         return this.touch();
       case "turn_complete":
         return this.complete(data, timestamp);
