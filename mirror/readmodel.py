@@ -25,7 +25,7 @@ NEVER: EntryKey = (-1, -1)
 
 # The fields a reconcile compares to decide whether clients must hear about a correction
 # (heartbeat times change all the time and are not worth an event).
-_LIFECYCLE_FIELDS = ("status", "health", "reason", "job_id", "terminated_at", "node_count")
+_LIFECYCLE_FIELDS = ("status", "health", "reason", "health_reason", "job_id", "terminated_at", "node_count")
 
 
 @dataclass(slots=True)
@@ -88,7 +88,7 @@ class ReadModel:
         if status in HIDDEN_STATUSES:
             del self.swarms[swarm["swarm_id"]]
             return True
-        for name in ("status", "health", "reason"):
+        for name in ("status", "health", "reason", "health_reason"):
             if name in data:
                 swarm[name] = data[name]
         if data.get("job_id") and not swarm.get("job_id"):

@@ -89,6 +89,7 @@ class Reconciler:
                     "status": swarm.get("status"),
                     "health": swarm.get("health"),
                     "reason": swarm.get("reason"),
+                    "health_reason": swarm.get("health_reason"),
                     "swarm": swarm,
                 },
             )

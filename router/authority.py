@@ -17,8 +17,14 @@ from router.bundle import check_bundle
 from router.errors import Conflict, Invalid, InvalidMany, NotFound, Unavailable
 from router.ids import new_injection_id, new_request_id, new_swarm_id
 from router.ingest import Ingest
-from router.lifecycle import can_transition, emit, transition
-from router.providers.base import JobState, LaunchRejected, LaunchSpec, Provider
+from router.lifecycle import can_transition, emit, set_health, transition
+from router.providers.base import (
+    JobState,
+    LaunchRejected,
+    LaunchSpec,
+    LaunchStopped,
+    Provider,
+)
 from router.providers.fields import LaunchParamsError, validate_params
 from router.runtime_params import RuntimeParamsError, checked_runtime_params, model_key
 from router.store.database import Database
@@ -39,6 +45,7 @@ from services.protocol import (
     HIDDEN_STATUSES,
     ApprovalRequest,
     EventName,
+    Health,
     InjectionStatus,
     InjectRequest,
     InterruptRequest,
@@ -62,6 +69,17 @@ S = SwarmStatus
 INJECTABLE = frozenset({S.PENDING, S.RUNNING})
 APPROVAL_COMMIT_WAIT_S = 2.0
 APPROVAL_COMMIT_POLL_S = 0.02
+FIND_RETRY_MIN_S, FIND_RETRY_MAX_S = 1.0, 30.0  # looking for a job-less terminating swarm's job
+
+
+class ProviderMissing(Unavailable):
+    """A swarm's provider is not in the providers file (removed or renamed): its job is left alone."""
+
+    def __init__(self, provider_id: str, configured: dict[str, Provider]) -> None:
+        super().__init__(
+            f"provider {provider_id!r} is not in the providers file (configured: {', '.join(configured)}); "
+            "its swarms and their jobs are left alone until it is configured again and the router restarted"
+        )
 
 
 def check_decision(row: ApprovalRow, decision: str) -> None:
@@ -92,6 +110,7 @@ class Authority:
         self.transcript = transcript
         self.tasks: set[asyncio.Task[Any]] = set()
         self._delivery_locks: dict[str, asyncio.Lock] = {}
+        self._launch_stops: dict[str, asyncio.Event] = {}  # set by a terminate: the launch gives up
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coroutine, name=name)
@@ -112,7 +131,10 @@ class Authority:
         return swarm
 
     def provider_of(self, swarm: SwarmRow) -> Provider:
-        return self.providers[swarm.provider]
+        provider = self.providers.get(swarm.provider)
+        if provider is None:
+            raise ProviderMissing(swarm.provider, self.providers)
+        return provider
 
     # ---- launch --------------------------------------------------------------------------------
 
@@ -165,6 +187,7 @@ class Authority:
             idempotency_key=idempotency_key,
             alias=request.alias,
             provider=provider.config.id,
+            cluster=provider.config.cluster,
             runtime=runtime,
             node_count=request.nodes,
             status=str(S.LAUNCHING),
@@ -229,7 +252,9 @@ class Authority:
             )
 
     async def run_launch(self, swarm_id: str) -> None:
-        """Start the job of a launching swarm (also after a router restart: finds the job first)."""
+        """Start the job of a launching swarm (also after a router restart: finds the job first).  A
+        terminate while this runs stops it; any failure after the job started fails the swarm and
+        cancels the job: no path leaves a swarm launching, or a job running untracked."""
         async with self.db.transaction() as session:
             swarm = await get_swarm(session, swarm_id)
         assert swarm is not None
@@ -238,8 +263,15 @@ class Authority:
         async def progress(phase: str, message: str) -> None:
             await self._progress(swarm_id, phase, message)
 
+        stop = self._launch_stops.setdefault(swarm_id, asyncio.Event())
         try:
-            job_id = swarm.job_id or await provider.launch(self._spec(swarm), progress)
+            job_id = swarm.job_id or await provider.launch(self._spec(swarm), progress, stop)
+        except LaunchStopped as exc:
+            if exc.maybe_started:  # an sbatch whose answer was lost: look for its job, cancel it
+                self.spawn(self.run_terminate(swarm_id), f"terminate-{swarm_id}")
+            else:
+                await self.end_swarm(swarm_id, failed=False, reason="terminated by user before a job was started")
+            return
         except LaunchRejected as exc:
             await self._reject(swarm_id, str(exc))
             return
@@ -247,11 +279,23 @@ class Authority:
             log.exception("launch of %s failed", swarm_id)
             await self._reject(swarm_id, f"launch failed: {exc}")
             return
+        finally:
+            self._launch_stops.pop(swarm_id, None)
+        try:
+            await self._take_job(swarm_id, provider, job_id)
+        except Exception as exc:
+            log.exception("launch of %s failed after its job %s started", swarm_id, job_id)
+            await self._abandon_job(swarm_id, provider, job_id, f"{type(exc).__name__}: {exc}")
+
+    async def _take_job(self, swarm_id: str, provider: Provider, job_id: str) -> None:
+        """Record the job the provider started, then follow it, or cancel it if a terminate came first."""
         report = (await provider.probe([job_id])).get(job_id)
         async with self.db.transaction() as session:
             swarm = await get_swarm(session, swarm_id, for_update=True)
             assert swarm is not None
+            retired: list[SwarmRow] = []
             if swarm.job_id is None:
+                retired = await self._retire_holders(session, swarm, job_id)
                 await assign_job_id(session, swarm_id, job_id)
                 swarm.job_id = job_id
             nodes = (await nodes_of(session, [swarm_id]))[swarm_id]
@@ -266,10 +310,65 @@ class Authority:
                     swarm=swarm_view(swarm, nodes).model_dump(mode="json"),
                 )
             terminate_now = swarm.status == S.TERMINATING
-        await self.ingest.track(swarm_id, job_id, nodes, (swarm.runtime_params or {}).get("model"))
-        provider.follow(job_id, {n.node_id: n.outbox_offset for n in nodes})
-        if terminate_now:  # the user asked to terminate while we were launching
+        for old in retired:
+            self.stop_following(old)
+        if terminate_now:  # the user asked to terminate while we were launching: cancel, never run it
             self.spawn(self.run_terminate(swarm_id), f"terminate-{swarm_id}")
+            return
+        await self.ingest.track(swarm_id, job_id, nodes, (swarm.runtime_params or {}).get("model"), swarm.cluster)
+        provider.follow(job_id, {n.node_id: n.outbox_offset for n in nodes})
+
+    async def _retire_holders(self, session: AsyncSession, swarm: SwarmRow, job_id: str) -> list[SwarmRow]:
+        """Older swarms that had this job id on this cluster: the scheduler handed the id out again, so
+        their job is gone (a live one fails, saying so).  They stop being followed."""
+        holders = (
+            await session.scalars(
+                select(SwarmRow)
+                .where(SwarmRow.cluster == swarm.cluster, SwarmRow.job_id == job_id)
+                .where(SwarmRow.swarm_id != swarm.swarm_id, SwarmRow.status != S.REMOVED)
+                .with_for_update()
+            )
+        ).all()
+        for old in holders:
+            if old.status not in ENDED_STATUSES:
+                transition(
+                    session,
+                    old,
+                    S.FAILED,
+                    f"{swarm.cluster} gave job id {job_id} to swarm {swarm.swarm_id}: this swarm's job is no "
+                    "longer there (was the scheduler reinstalled, or its state cleared?)",
+                )
+        await session.flush()
+        return list(holders)
+
+    def stop_following(self, swarm: SwarmRow) -> None:
+        """Forget a swarm's nodes and stop following its job (only if it was still followed: the job id
+        may belong to a newer swarm by now)."""
+        provider = self.providers.get(swarm.provider)
+        if self.ingest.forget(swarm.swarm_id) and provider is not None and swarm.job_id is not None:
+            provider.unfollow(swarm.job_id)
+
+    async def _abandon_job(self, swarm_id: str, provider: Provider, job_id: str, error: str) -> None:
+        """Bookkeeping failed after the job started: cancel the job, and the swarm fails saying why."""
+        async with self.db.transaction() as session:
+            swarm = await get_swarm(session, swarm_id)
+        assert swarm is not None
+        self.stop_following(swarm)
+        try:
+            await provider.terminate(job_id, swarm.node_count)
+            outcome = f"job {job_id} cancelled"
+        except Exception as exc:
+            log.exception("cancelling job %s of %s failed", job_id, swarm_id)
+            outcome = f"cancelling job {job_id} failed ({exc}): cancel it by hand"
+        reason = f"launch failed after job {job_id} started on {swarm.cluster}: {error}; {outcome}"
+        async with self.db.transaction() as session:
+            swarm = await get_swarm(session, swarm_id, for_update=True)
+            assert swarm is not None
+            if can_transition(swarm.status, S.FAILED):
+                transition(session, swarm, S.FAILED, reason)
+            emit(
+                session, swarm, EventName.COMMAND_REJECTED, request_id=swarm.request_id, command="launch", reason=reason
+            )
 
     async def _reject(self, swarm_id: str, reason: str) -> None:
         async with self.db.transaction() as session:
@@ -296,28 +395,57 @@ class Authority:
             swarm = await get_swarm(session, swarm_id, for_update=True)
             assert swarm is not None
             if swarm.status in (S.TERMINATING, *ENDED_STATUSES):
-                return TerminateAccepted(request_id=request_id, status=SwarmStatus(swarm.status))
+                return TerminateAccepted(
+                    request_id=swarm.terminate_request_id or request_id, status=SwarmStatus(swarm.status)
+                )
             swarm.download_workspaces = request.download_workspaces
-            transition(session, swarm, S.TERMINATING, "terminated by user")
-            launching = swarm.job_id is None
-        if not launching:
+            swarm.terminate_request_id = request_id
+            transition(session, swarm, S.TERMINATING, "terminated by user", request_id=request_id)
+        stop = self._launch_stops.get(swarm_id)
+        if stop is not None:  # a launch in flight: it gives up at once and cancels whatever it started
+            stop.set()
+        else:
             self.spawn(self.run_terminate(swarm_id), f"terminate-{swarm_id}")
         return TerminateAccepted(request_id=request_id, status=S.TERMINATING)
 
     async def run_terminate(self, swarm_id: str) -> None:
         async with self.db.transaction() as session:
             swarm = await get_swarm(session, swarm_id)
-        assert swarm is not None and swarm.job_id is not None
+        assert swarm is not None
         provider = self.provider_of(swarm)
+        job_id = swarm.job_id or await self._find_job(swarm_id, provider)
+        if job_id is None:
+            await self.end_swarm(swarm_id, failed=False, reason="terminated by user before a job was started")
+            return
         try:
-            await provider.terminate(swarm.job_id, swarm.node_count)
-            report = (await provider.probe([swarm.job_id]))[swarm.job_id]
+            await provider.terminate(job_id, swarm.node_count)
+            report = (await provider.probe([job_id]))[job_id]
         except Exception:
             log.exception("terminate of %s did not complete; the supervisor will confirm later", swarm_id)
             return
         if report.state is JobState.ENDED:
-            await provider.drain(swarm.job_id)
+            await provider.drain(job_id)
             await self.end_swarm(swarm_id, failed=False, reason="terminated by user")
+
+    async def _find_job(self, swarm_id: str, provider: Provider) -> str | None:
+        """The job of a terminating swarm that never recorded one (its launch was cut short, perhaps by
+        a router restart): looked for by name until the backend answers, and recorded.  Never submits."""
+        wait = FIND_RETRY_MIN_S
+        while True:
+            try:
+                job_id = await provider.find_job(swarm_id)
+                break
+            except Exception as exc:
+                log.warning("looking for the job of terminating %s failed (%s); again in %gs", swarm_id, exc, wait)
+            await asyncio.sleep(wait)
+            wait = min(FIND_RETRY_MAX_S, wait * 2)
+        if job_id is not None:
+            async with self.db.transaction() as session:
+                swarm = await get_swarm(session, swarm_id, for_update=True)
+                assert swarm is not None
+                if swarm.job_id is None:
+                    await assign_job_id(session, swarm_id, job_id)
+        return job_id
 
     async def end_swarm(self, swarm_id: str, failed: bool, reason: str) -> None:
         """A confirmed end (user terminate, scheduler record, or every node's exit record)."""
@@ -328,7 +456,8 @@ class Authority:
                 return
             if swarm.status == S.TERMINATING:
                 failed, reason = False, swarm.reason or reason
-            transition(session, swarm, S.FAILED if failed else S.TERMINATED, reason)
+            target = S.FAILED if failed else S.TERMINATED
+            transition(session, swarm, target, reason, request_id=swarm.terminate_request_id)
             archive = swarm.download_workspaces and swarm.job_id is not None
         if archive:
             self.spawn(self.run_archive(swarm_id), f"archive-{swarm_id}")
@@ -338,12 +467,12 @@ class Authority:
         swarm = await get_swarm(session, swarm_id, for_update=True)
         if swarm is None or swarm.job_id is None or swarm.status in ENDED_STATUSES or swarm.status in HIDDEN_STATUSES:
             return
-        nodes = self.ingest.nodes_of(swarm.job_id)
+        nodes = self.ingest.nodes_of(swarm_id)
         if len(nodes) < swarm.node_count or any(n.status is not NodeStatus.EXITED for n in nodes):
             return
         codes = sorted({n.exit_code for n in nodes if n.exit_code})
         if swarm.status == S.TERMINATING:
-            transition(session, swarm, S.TERMINATED, swarm.reason or "terminated by user")
+            transition(session, swarm, S.TERMINATED, swarm.reason or "terminated by user", swarm.terminate_request_id)
         elif codes:
             transition(session, swarm, S.FAILED, f"node programs exited with codes {codes}")
         elif self.provider_of(swarm).probe_tells_why_jobs_end:
@@ -402,6 +531,7 @@ class Authority:
         if swarm.status not in INJECTABLE:
             hint = "wait until it is running" if swarm.status == S.LAUNCHING else "launch a new swarm"
             raise Conflict(f"swarm {swarm_id} is {swarm.status}; it accepts no injections ({hint})")
+        self.provider_of(swarm)  # a 503 naming a missing provider, before anything is accepted
         return swarm
 
     async def inject(self, swarm_id: str, request: InjectRequest) -> InjectAccepted:
@@ -535,7 +665,8 @@ class Authority:
     # ---- recovery after a restart --------------------------------------------------------------
 
     async def recover(self) -> None:
-        """Pick up every swarm the database says is alive: state comes back from the database."""
+        """Pick up every swarm the database says is alive: state comes back from the database.  A swarm
+        whose provider is no longer configured is left alone (health unknown, saying why)."""
         async with self.db.transaction() as session:
             rows = (
                 await session.scalars(
@@ -543,12 +674,18 @@ class Authority:
                 )
             ).all()
             nodes = await nodes_of(session, [r.swarm_id for r in rows])
+            orphaned = [swarm for swarm in rows if swarm.provider not in self.providers]
+            for swarm in orphaned:
+                set_health(session, swarm, Health.UNKNOWN, str(ProviderMissing(swarm.provider, self.providers)))
         for swarm in rows:
+            if swarm in orphaned:
+                continue
+            if swarm.status == S.TERMINATING:  # finds the job by name when none was recorded; never submits
+                self.spawn(self.run_terminate(swarm.swarm_id), f"terminate-{swarm.swarm_id}")
             if swarm.job_id is None:
-                self.spawn(self.run_launch(swarm.swarm_id), f"launch-{swarm.swarm_id}")
+                if swarm.status == S.LAUNCHING:
+                    self.spawn(self.run_launch(swarm.swarm_id), f"launch-{swarm.swarm_id}")
                 continue
             model = (swarm.runtime_params or {}).get("model")
-            await self.ingest.track(swarm.swarm_id, swarm.job_id, nodes[swarm.swarm_id], model)
+            await self.ingest.track(swarm.swarm_id, swarm.job_id, nodes[swarm.swarm_id], model, swarm.cluster)
             self.provider_of(swarm).follow(swarm.job_id, {n.node_id: n.outbox_offset for n in nodes[swarm.swarm_id]})
-            if swarm.status == S.TERMINATING:
-                self.spawn(self.run_terminate(swarm.swarm_id), f"terminate-{swarm.swarm_id}")

@@ -65,7 +65,7 @@ async def start_router(settings: Settings, bus: EventBus | None = None) -> Route
     core = RouterCore(settings, db, bus, providers, ingest, authority, relay, supervisor, owns_bus)
     await relay.relay_pending()
     for provider in providers.values():
-        await provider.start(ingest.handle)
+        await provider.start(ingest.sink(provider.config.cluster))
     await authority.recover()
     core.tasks += [
         asyncio.create_task(relay.run(), name="outbox-relay"),

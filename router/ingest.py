@@ -34,8 +34,14 @@ from services.protocol import EventName, NodeStatus, make_envelope, utc_timestam
 log = logging.getLogger(__name__)
 
 
-def node_cursor(job_id: str, node_id: int) -> str:
-    return f"node:{job_id}:{node_id}"
+# Outbox lines come from the followers of one cluster; a job id is unique only within its cluster.
+LOCAL_CLUSTER = "local"  # the default providers file's only entry (this host)
+NodeKey = tuple[str, str, int]  # (cluster, job id, node id)
+
+
+def node_cursor(swarm_id: str, node_id: int) -> str:
+    """A node's bus cursor is named by its swarm: job ids repeat across clusters and over time."""
+    return f"node:{swarm_id}:{node_id}"
 
 
 @dataclass(slots=True)
@@ -52,6 +58,7 @@ class OutboxLines:
 @dataclass(slots=True)
 class TrackedNode:
     swarm_id: str
+    cluster: str
     job_id: str
     node_id: int
     committed_seq: int
@@ -63,6 +70,10 @@ class TrackedNode:
     pid: int | None = None
     exit_code: int | None = None
     model: str | None = None  # what the swarm's runtime asks its endpoint for (prices usage)
+
+    @property
+    def key(self) -> NodeKey:
+        return (self.cluster, self.job_id, self.node_id)
 
     @property
     def status(self) -> NodeStatus:
@@ -83,7 +94,7 @@ class _Batch:
     slices: list[tuple[list[dict[str, Any]], dict[str, str]]] = field(default_factory=list)
     cursor_nodes: dict[str, TrackedNode] = field(default_factory=dict)
     durable: list[tuple[TrackedNode, str | None, int, EventName, dict[str, Any], float]] = field(default_factory=list)
-    touched: dict[tuple[str, int], tuple[TrackedNode, int, int]] = field(default_factory=dict)
+    touched: dict[NodeKey, tuple[TrackedNode, int, int]] = field(default_factory=dict)
     exited_swarms: set[str] = field(default_factory=set)
 
 
@@ -114,22 +125,28 @@ class Ingest:
         self.on_exit_records: Callable[[AsyncSession, str], Awaitable[None]] = _no_exit_hook
         self.records_ingested = 0
         self._cursors_stale = False
-        self.nodes: dict[tuple[str, int], TrackedNode] = {}
+        self.nodes: dict[NodeKey, TrackedNode] = {}
         self._lock = asyncio.Lock()
 
     async def track(
-        self, swarm_id: str, job_id: str, rows: Sequence[NodeRow], model: str | None = None
+        self,
+        swarm_id: str,
+        job_id: str,
+        rows: Sequence[NodeRow],
+        model: str | None = None,
+        cluster: str = LOCAL_CLUSTER,
     ) -> list[TrackedNode]:
         cursors = await self.bus.cursors()
         tracked = []
         for row in rows:
             node = TrackedNode(
                 swarm_id=swarm_id,
+                cluster=cluster,
                 job_id=job_id,
                 node_id=row.node_id,
                 committed_seq=row.last_seq,
                 committed_offset=row.outbox_offset,
-                published_seq=max(row.last_seq, int(cursors.get(node_cursor(job_id, row.node_id), "0"))),
+                published_seq=max(row.last_seq, int(cursors.get(node_cursor(swarm_id, row.node_id), "0"))),
                 activity=NodeStatus(row.status) if row.status != NodeStatus.STALE else NodeStatus.IDLE,
                 stale=row.status == NodeStatus.STALE,
                 last_seen=aware(row.last_heartbeat_at).timestamp() if row.last_heartbeat_at else None,
@@ -137,25 +154,36 @@ class Ingest:
                 exit_code=row.exit_code,
                 model=model,
             )
-            self.nodes[(job_id, row.node_id)] = node
+            self.nodes[node.key] = node
             tracked.append(node)
         return tracked
 
-    def forget(self, job_id: str) -> None:
-        for key in [key for key in self.nodes if key[0] == job_id]:
+    def forget(self, swarm_id: str) -> bool:
+        """Stop tracking a swarm's nodes; False when it had none tracked."""
+        keys = [key for key, node in self.nodes.items() if node.swarm_id == swarm_id]
+        for key in keys:
             del self.nodes[key]
+        return bool(keys)
 
-    def nodes_of(self, job_id: str) -> list[TrackedNode]:
-        return sorted((n for (j, _), n in self.nodes.items() if j == job_id), key=lambda n: n.node_id)
+    def nodes_of(self, swarm_id: str) -> list[TrackedNode]:
+        return sorted((n for n in self.nodes.values() if n.swarm_id == swarm_id), key=lambda n: n.node_id)
 
-    async def handle(self, chunks: Sequence[OutboxLines]) -> None:
-        """Ingest lines from the followers.  On error nothing is committed; the caller re-reads from
-        each chunk's start, and what the bus already has is not published again."""
+    def sink(self, cluster: str) -> Callable[[Sequence[OutboxLines]], Awaitable[None]]:
+        """What one cluster's followers hand their lines to."""
+
+        async def handle(chunks: Sequence[OutboxLines]) -> None:
+            await self.handle(chunks, cluster)
+
+        return handle
+
+    async def handle(self, chunks: Sequence[OutboxLines], cluster: str = LOCAL_CLUSTER) -> None:
+        """Ingest lines from one cluster's followers.  On error nothing is committed; the caller re-reads
+        from each chunk's start, and what the bus already has is not published again."""
         async with self._lock:
             if self._cursors_stale:  # a publish failed: the bus may hold more than we think
                 await self._reload_cursors()
             try:
-                await self._handle(chunks)
+                await self._handle(chunks, cluster)
             except BaseException:
                 self._cursors_stale = True
                 raise
@@ -163,16 +191,16 @@ class Ingest:
     async def _reload_cursors(self) -> None:
         cursors = await self.bus.cursors()
         for node in self.nodes.values():
-            stored = int(cursors.get(node_cursor(node.job_id, node.node_id), "0"))
+            stored = int(cursors.get(node_cursor(node.swarm_id, node.node_id), "0"))
             node.published_seq = max(node.committed_seq, stored)
         self._cursors_stale = False
 
-    async def _handle(self, chunks: Sequence[OutboxLines]) -> None:
+    async def _handle(self, chunks: Sequence[OutboxLines], cluster: str) -> None:
         batch = _Batch()
         for chunk in chunks:
-            node = self.nodes.get((chunk.job_id, chunk.node_id))
+            node = self.nodes.get((cluster, chunk.job_id, chunk.node_id))
             if node is None:
-                log.warning("outbox lines for untracked node %s/%s dropped", chunk.job_id, chunk.node_id)
+                log.warning("outbox lines for untracked node %s/%s/%s dropped", cluster, chunk.job_id, chunk.node_id)
                 continue
             self._read_chunk(node, chunk, batch)
         batch.slices.append((batch.envelopes, batch.cursors))
@@ -186,8 +214,8 @@ class Ingest:
 
     def _read_chunk(self, node: TrackedNode, chunk: OutboxLines, batch: _Batch) -> None:
         last_seq = node.committed_seq
-        if (node.job_id, node.node_id) in batch.touched:
-            last_seq = batch.touched[(node.job_id, node.node_id)][1]
+        if node.key in batch.touched:
+            last_seq = batch.touched[node.key][1]
         for line in chunk.lines:
             try:
                 record = orjson.loads(line)
@@ -200,7 +228,7 @@ class Ingest:
             last_seq = seq
             self.records_ingested += 1
             self._read_record(node, record, seq, batch)
-        batch.touched[(node.job_id, node.node_id)] = (node, last_seq, chunk.end_offset)
+        batch.touched[node.key] = (node, last_seq, chunk.end_offset)
 
     def _read_record(self, node: TrackedNode, record: dict[str, Any], seq: int, batch: _Batch) -> None:
         publish = seq > node.published_seq
@@ -240,7 +268,7 @@ class Ingest:
         if publish:
             if node.status != before:
                 batch.envelopes.append(node_status_event(node))
-            key = node_cursor(node.job_id, node.node_id)
+            key = node_cursor(node.swarm_id, node.node_id)
             batch.cursors[key], batch.cursor_nodes[key] = str(seq), node
             if len(batch.envelopes) >= PUBLISH_SLICE:  # cut at a record boundary
                 batch.slices.append((batch.envelopes, dict(batch.cursors)))

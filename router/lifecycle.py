@@ -48,8 +48,24 @@ def emit(session: AsyncSession, swarm: SwarmRow, event: EventName, /, **fields: 
     add_event(session, swarm_event(swarm, event, **fields))
 
 
-def transition(session: AsyncSession, swarm: SwarmRow, target: SwarmStatus, reason: str | None = None) -> None:
-    """Move a swarm to target, persisting the change and its events in the caller's transaction."""
+def _status_fields(swarm: SwarmRow) -> dict[str, Any]:
+    return {
+        "status": swarm.status,
+        "health": swarm.health,
+        "reason": swarm.reason,
+        "health_reason": swarm.health_reason,
+    }
+
+
+def transition(
+    session: AsyncSession,
+    swarm: SwarmRow,
+    target: SwarmStatus,
+    reason: str | None = None,
+    request_id: str | None = None,
+) -> None:
+    """Move a swarm to target, persisting the change and its events in the caller's transaction.
+    request_id names the command the change answers (a terminate's own id), when there is one."""
     if not can_transition(swarm.status, target):
         raise IllegalTransition(swarm.swarm_id, swarm.status, target)
     moment = now()
@@ -59,25 +75,31 @@ def transition(session: AsyncSession, swarm: SwarmRow, target: SwarmStatus, reas
         swarm.reason = reason
     if target in (S.TERMINATED, S.FAILED, S.REJECTED):
         swarm.terminated_at = moment
+    answers = {"request_id": request_id} if request_id else {}
     if target is S.REMOVED:
         emit(session, swarm, EventName.SWARM_REMOVED, reason=swarm.reason)
         return
-    emit(session, swarm, EventName.SWARM_STATUS, status=str(target), health=swarm.health, reason=swarm.reason)
+    emit(session, swarm, EventName.SWARM_STATUS, **_status_fields(swarm), **answers)
     if target in (S.TERMINATED, S.FAILED):
-        emit(session, swarm, EventName.SWARM_TERMINATED, status=str(target), reason=swarm.reason)
+        emit(session, swarm, EventName.SWARM_TERMINATED, status=str(target), reason=swarm.reason, **answers)
+
+
+def set_reason(session: AsyncSession, swarm: SwarmRow, reason: str) -> None:
+    """A new lifecycle reason without a change of status (e.g. Slurm's reason a job still waits)."""
+    if swarm.reason == reason:
+        return
+    swarm.reason = reason
+    swarm.updated_at = now()
+    emit(session, swarm, EventName.SWARM_STATUS, **_status_fields(swarm))
 
 
 def set_health(session: AsyncSession, swarm: SwarmRow, health: Health, reason: str | None = None) -> None:
-    """Health is a signal about our view of the swarm, never a lifecycle decision."""
-    if swarm.health == health:
+    """Health is a signal about our view of the swarm, never a lifecycle decision.  Its reason is its
+    own (health_reason), apart from the lifecycle reason."""
+    reason = None if health is Health.OK else reason
+    if swarm.health == health and swarm.health_reason == reason:
         return
     swarm.health = str(health)
+    swarm.health_reason = reason
     swarm.updated_at = now()
-    emit(
-        session,
-        swarm,
-        EventName.SWARM_STATUS,
-        status=swarm.status,
-        health=str(health),
-        reason=reason or swarm.reason,
-    )
+    emit(session, swarm, EventName.SWARM_STATUS, **_status_fields(swarm))

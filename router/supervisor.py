@@ -16,12 +16,12 @@ from sqlalchemy import update
 
 from router.authority import Authority
 from router.ingest import node_status_event
-from router.lifecycle import emit, set_health, transition
+from router.lifecycle import set_health, set_reason, transition
 from router.providers.base import JobState
 from router.store.outbox import add_event
 from router.store.swarms import aware, get_swarm, now, swarms_in
 from router.store.tables import NodeRow
-from services.protocol import EventName, Health, NodeStatus, SwarmStatus
+from services.protocol import Health, NodeStatus, SwarmStatus
 
 log = logging.getLogger(__name__)
 S = SwarmStatus
@@ -84,7 +84,9 @@ class Supervisor:
             if swarm.job_id is not None:
                 by_provider[swarm.provider].append(swarm)
         for provider_id, swarms in by_provider.items():
-            provider = self.authority.providers[provider_id]
+            provider = self.authority.providers.get(provider_id)
+            if provider is None:  # not configured: health says so since start-up; its jobs are left alone
+                continue
             try:
                 reports = await provider.probe([s.job_id for s in swarms if s.job_id])
             except Exception as exc:
@@ -121,15 +123,7 @@ class Supervisor:
         async with self.db.transaction() as session:
             swarm = await get_swarm(session, swarm_id, for_update=True)
             if swarm is not None and swarm.status == S.PENDING:
-                swarm.reason = reason
-                emit(
-                    session,
-                    swarm,
-                    EventName.SWARM_STATUS,
-                    status=swarm.status,
-                    health=swarm.health,
-                    reason=reason,
-                )
+                set_reason(session, swarm, reason)
 
     async def expire_pending(self) -> None:
         """A launch still pending past its hard timeout is cancelled and fails: nothing stays queued."""
@@ -138,7 +132,9 @@ class Supervisor:
             pending = [s for s in await swarms_in(session, [S.PENDING]) if aware(s.created_at) < deadline]
         for swarm in pending:
             assert swarm.job_id is not None
-            provider = self.authority.providers[swarm.provider]
+            provider = self.authority.providers.get(swarm.provider)
+            if provider is None:
+                continue
             try:
                 await provider.terminate(swarm.job_id, swarm.node_count)
             except Exception as exc:
@@ -159,6 +155,4 @@ class Supervisor:
             for swarm in expired:
                 transition(session, swarm, S.REMOVED)
         for swarm in expired:
-            if swarm.job_id:
-                self.authority.providers[swarm.provider].unfollow(swarm.job_id)
-                self.authority.ingest.forget(swarm.job_id)
+            self.authority.stop_following(swarm)

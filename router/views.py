@@ -26,6 +26,8 @@ def swarm_view(swarm: SwarmRow, nodes: Sequence[NodeRow]) -> SwarmView:
         status=SwarmStatus(swarm.status),
         health=Health(swarm.health),
         reason=swarm.reason,
+        health_reason=swarm.health_reason,
+        cluster=swarm.cluster,
         created_at=iso(swarm.created_at) or "",
         terminated_at=iso(swarm.terminated_at),
         nodes=[

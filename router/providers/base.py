@@ -6,6 +6,8 @@ the ingest step.  It never decides lifecycle: it reports facts and the router de
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +27,9 @@ class ProviderConfig:
     id: str
     label: str
     backend: str
+    # The providers-file entry this provider comes from (its presets share it): a job is identified by
+    # (cluster, job id), never by the job id alone, nor by the scheduler's own ClusterName.
+    cluster: str
     max_nodes: int
     runtimes: tuple[str, ...]
     defaults: dict[str, Any] = field(default_factory=dict)
@@ -47,6 +52,22 @@ class LaunchSpec:
 
 class LaunchRejected(Exception):
     """The backend refused the launch; the message is the backend's own words (e.g. sbatch's)."""
+
+
+class LaunchStopped(Exception):
+    """The user terminated the swarm while its launch was in flight; the launch gave up before starting
+    a job.  `maybe_started`: an earlier attempt's answer was lost, so a job may exist all the same (the
+    caller looks for it by name)."""
+
+    def __init__(self, maybe_started: bool) -> None:
+        super().__init__("launch stopped by terminate")
+        self.maybe_started = maybe_started
+
+
+async def pause_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less: a stop ends the wait at once (the caller then checks `stop`)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 class JobState(StrEnum):
@@ -78,10 +99,15 @@ class Provider(ABC):
         """Stop background work; jobs keep running."""
 
     @abstractmethod
-    async def launch(self, spec: LaunchSpec, progress: Progress) -> str:
+    async def launch(self, spec: LaunchSpec, progress: Progress, stop: asyncio.Event) -> str:
         """The swarm's job id: of the job already started for it, if there is one (a launch resumed after
         a router restart never starts two), else of a job started now.  Raises LaunchRejected with the
-        backend's reason."""
+        backend's reason, and LaunchStopped once `stop` is set (never starting a job after that)."""
+
+    @abstractmethod
+    async def find_job(self, swarm_id: str) -> str | None:
+        """The id of the job started for this swarm, if the backend has one; never starts a job.  Raises
+        when the backend cannot answer now."""
 
     @abstractmethod
     async def probe(self, job_ids: Sequence[str]) -> dict[str, JobReport]:

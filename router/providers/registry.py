@@ -146,6 +146,7 @@ def _configs(entry: dict[str, Any], shared_runtimes: dict[str, Any]) -> list[Pro
         runtime_settings=_runtime_settings(
             f"provider {provider_id!r}", [RUNTIME_DEFAULTS, shared_runtimes, dict(entry.get("runtime_settings", {}))]
         ),
+        cluster=provider_id,
     )
     configs = [base]
     for name, values in dict(entry.get("presets", {})).items():

@@ -20,7 +20,7 @@ from typing import IO, TypeVar
 
 import paramiko
 
-from router.ssh.hostkeys import configure_host_keys
+from router.ssh.hostkeys import UnknownHostKey, configure_host_keys
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,6 +30,12 @@ THREADS = 8  # per connection: one long-lived reader plus concurrent commands an
 
 class SshUnavailable(ConnectionError):
     """No connection now (refused, timed out, host key rejected, or backing off after a failure)."""
+
+
+class SshRefused(SshUnavailable):
+    """A connection that cannot work until the cluster's settings change (an unknown or changed host
+    key, a key file that cannot be used, a user or key the server refuses): trying again cannot help.
+    The message says what to fix."""
 
 
 @dataclass(frozen=True)
@@ -104,12 +110,13 @@ class SshConnection:
                 )
             try:
                 self._client = self._connect()
-            except (OSError, paramiko.SSHException) as exc:
+            except (OSError, paramiko.SSHException, SshRefused) as exc:
                 self._last_error = f"{type(exc).__name__}: {exc}"
                 self._retry_at = time.monotonic() + self._delay
                 self._delay = min(self.target.reconnect_max_s, self._delay * 2)
                 log.warning("SSH to %s failed: %s", self.target.label, self._last_error)
-                raise SshUnavailable(f"cannot connect to {self.target.label}: {self._last_error}") from exc
+                failure = SshRefused if isinstance(exc, SshRefused) else SshUnavailable
+                raise failure(f"cannot connect to {self.target.label}: {self._last_error}") from exc
             self._delay, self._retry_at = self.target.reconnect_min_s, 0.0
             transport = self._client.get_transport()
             assert transport is not None
@@ -117,10 +124,23 @@ class SshConnection:
             log.info("SSH connected to %s", self.target.label)
             return transport
 
+    def _private_key(self) -> paramiko.PKey:
+        try:
+            return paramiko.PKey.from_path(self.target.key_file)
+        except (OSError, paramiko.SSHException) as exc:
+            raise SshRefused(
+                f"key_file {self.target.key_file} cannot be used ({type(exc).__name__}: {exc}); "
+                "set key_file to a readable private key without a passphrase"
+            ) from exc
+
     def _connect(self) -> paramiko.SSHClient:
         target = self.target
+        key = self._private_key()
         client = paramiko.SSHClient()
-        configure_host_keys(client, target.known_hosts, target.accept_new_host_key)
+        try:
+            configure_host_keys(client, target.known_hosts, target.accept_new_host_key)
+        except UnknownHostKey as exc:
+            raise SshRefused(str(exc)) from exc
         sock = socket.create_connection((target.host, target.port), timeout=target.connect_timeout_s)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small requests go out at once
         try:
@@ -129,18 +149,38 @@ class SshConnection:
                 port=target.port,
                 sock=sock,
                 username=target.user,
-                key_filename=str(target.key_file),
+                pkey=key,
                 allow_agent=False,
                 look_for_keys=False,
                 timeout=target.connect_timeout_s,
                 banner_timeout=target.connect_timeout_s,
                 auth_timeout=target.connect_timeout_s,
             )
-        except BaseException:
+        except BaseException as exc:
             client.close()
             sock.close()
-            raise
+            refusal = self._refusal(exc)
+            if refusal is None:
+                raise
+            raise refusal from exc
         return client
+
+    def _refusal(self, exc: BaseException) -> SshRefused | None:
+        """The permanent failure exc stands for (with what to fix), or None for one worth retrying."""
+        target = self.target
+        if isinstance(exc, UnknownHostKey):
+            return SshRefused(str(exc))
+        if isinstance(exc, paramiko.BadHostKeyException):
+            return SshRefused(
+                f"BadHostKeyException: {exc}; the login node's host key changed since it was put in "
+                f"{target.known_hosts}: if the change is expected, replace its line there"
+            )
+        if isinstance(exc, paramiko.AuthenticationException):
+            return SshRefused(
+                f"{exc} as user {target.user!r} with key_file {target.key_file}: check user and key_file "
+                f"(the key's public half must be in ~{target.user}/.ssh/authorized_keys on {target.host})"
+            )
+        return None
 
     def _drop(self) -> None:
         if self._sftp is not None:

@@ -11,6 +11,28 @@ import paramiko
 log = logging.getLogger(__name__)
 
 
+class UnknownHostKey(paramiko.SSHException):
+    """The login node's key is not in the known-hosts file (and new keys are not accepted)."""
+
+
+def _add_key_hint(known_hosts: Path) -> str:
+    return (
+        f"add the login node's key to {known_hosts} (ssh-keyscan -p PORT HOST >> {known_hosts}) "
+        "or set accept_new_host_key = true for this cluster"
+    )
+
+
+class RejectUnknownHostKey(paramiko.MissingHostKeyPolicy):
+    def __init__(self, known_hosts: Path) -> None:
+        self.known_hosts = known_hosts
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        raise UnknownHostKey(
+            f"host key of {hostname} ({key.get_name()}) not found in known_hosts {self.known_hosts}; "
+            + _add_key_hint(self.known_hosts)
+        )
+
+
 class AcceptNewHostKey(paramiko.MissingHostKeyPolicy):
     """Like OpenSSH's StrictHostKeyChecking=accept-new: remember a host's first key in the file."""
 
@@ -28,8 +50,6 @@ def configure_host_keys(client: paramiko.SSHClient, known_hosts: Path, accept_ne
     if known_hosts.is_file():
         client.load_host_keys(str(known_hosts))
     elif not accept_new:
-        raise paramiko.SSHException(
-            f"known-hosts file {known_hosts} does not exist; add the login node's key to it "
-            "(ssh-keyscan) or set accept_new_host_key = true for this cluster"
-        )
-    client.set_missing_host_key_policy(AcceptNewHostKey(known_hosts) if accept_new else paramiko.RejectPolicy())
+        raise UnknownHostKey(f"known-hosts file {known_hosts} does not exist; " + _add_key_hint(known_hosts))
+    policy = AcceptNewHostKey(known_hosts) if accept_new else RejectUnknownHostKey(known_hosts)
+    client.set_missing_host_key_policy(policy)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; Postgres gets a BIGINT identity.
@@ -16,12 +16,29 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
 
 
+# A job id is unique only within its cluster, and only while a swarm holds it: ids repeat across
+# clusters, and on one cluster over time (a reinstalled controller, a cleared state directory).
+LIVE_STATUSES_SQL = "status IN ('launching', 'pending', 'running', 'terminating')"
+
+
 class SwarmRow(Base):
     __tablename__ = "swarms"
+    __table_args__ = (
+        Index(
+            "ux_swarms_live_job",
+            "cluster",
+            "job_id",
+            unique=True,
+            postgresql_where=text(LIVE_STATUSES_SQL),
+            sqlite_where=text(LIVE_STATUSES_SQL),
+        ),
+    )
 
     swarm_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # The providers-file entry whose scheduler handed out job_id (a preset shares its entry's cluster).
+    cluster: Mapped[str] = mapped_column(String(64))
     # Set exactly once, when the provider returns it; a database trigger refuses any later change.
-    job_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    job_id: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str] = mapped_column(String(40))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     alias: Mapped[str | None] = mapped_column(String(120))
@@ -30,7 +47,9 @@ class SwarmRow(Base):
     node_count: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), index=True)
     health: Mapped[str] = mapped_column(String(16), default="ok")
-    reason: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)  # of the lifecycle: why the swarm is in its status
+    health_reason: Mapped[str | None] = mapped_column(Text)  # why health is not ok (None when it is)
+    terminate_request_id: Mapped[str | None] = mapped_column(String(40))  # the terminate the end answers
     provider_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     runtime_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     system_prompt: Mapped[str | None] = mapped_column(Text)

@@ -24,10 +24,12 @@ class SwarmView(BaseModel):
     node_count: int
     status: SwarmStatus
     health: Health
-    reason: str | None
+    reason: str | None  # of the lifecycle: why the swarm is in its status
     created_at: str
     terminated_at: str | None
     nodes: list[NodeView]
+    health_reason: str | None = None  # why health is not ok (e.g. the probe's error); None when it is
+    cluster: str | None = None  # the providers-file entry whose scheduler gave job_id (unique with it)
 
 
 class SwarmList(BaseModel):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from router.store.database import Database
@@ -39,13 +39,14 @@ async def test_the_migrations_make_exactly_the_schema_the_models_describe(db: Da
     assert differences == []
 
 
-async def add_swarm(db: Database, swarm_id: str) -> None:
+async def add_swarm(db: Database, swarm_id: str, cluster: str = "local") -> None:
     async with db.transaction() as session:
         session.add(
             SwarmRow(
                 swarm_id=swarm_id,
                 request_id="rq-1",
-                provider="local",
+                provider=cluster,
+                cluster=cluster,
                 runtime="mock",
                 node_count=1,
                 status="launching",
@@ -86,14 +87,19 @@ async def test_the_database_itself_refuses_to_change_a_job_id(db: Database) -> N
         assert (await session.scalar(select(SwarmRow.job_id).where(SwarmRow.swarm_id == "sw-b"))) == "7"
 
 
-async def test_job_ids_are_unique_across_swarms(db: Database) -> None:
-    await add_swarm(db, "sw-c")
-    await add_swarm(db, "sw-d")
+async def test_a_job_id_is_unique_per_cluster_among_live_swarms(db: Database) -> None:
+    await add_swarm(db, "sw-c", cluster="alpha")
+    await add_swarm(db, "sw-d", cluster="alpha")
+    await add_swarm(db, "sw-f", cluster="beta")
     async with db.transaction() as session:
-        await assign_job_id(session, "sw-c", "55")
+        await assign_job_id(session, "sw-c", "1")
+        await assign_job_id(session, "sw-f", "1")  # another cluster's job 1
     with pytest.raises(IntegrityError):
         async with db.transaction() as session:
-            await assign_job_id(session, "sw-d", "55")
+            await assign_job_id(session, "sw-d", "1")
+    async with db.transaction() as session:  # the id may come again once its swarm has ended
+        await session.execute(update(SwarmRow).where(SwarmRow.swarm_id == "sw-c").values(status="terminated"))
+        await assign_job_id(session, "sw-d", "1")
 
 
 async def test_events_commit_with_their_change_or_not_at_all(db: Database) -> None:

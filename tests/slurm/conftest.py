@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -20,6 +22,8 @@ from pathlib import Path
 
 import paramiko
 import pytest
+
+from tests.support.servers import free_port
 
 HERE = Path(__file__).resolve().parent
 LAB_SCRIPTS = HERE / "lab"
@@ -33,9 +37,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slurm)
 
 
-def _run_script(name: str, *args: str, lab_dir: str | None = None, timeout: float = SCRIPT_TIMEOUT_S) -> str:
-    """Run a lab script as the current (root) user; return its combined output or fail the test."""
-    env = dict(os.environ)
+def _run_script(
+    name: str,
+    *args: str,
+    lab_dir: str | None = None,
+    timeout: float = SCRIPT_TIMEOUT_S,
+    knobs: dict[str, str] | None = None,
+) -> str:
+    """Run a lab script as the current (root) user; return its combined output or fail the test.
+    knobs: more SLURM_LAB_* settings (ports) for up.sh."""
+    env = {**os.environ, **(knobs or {})}
     if lab_dir is not None:
         env["SLURM_LAB_DIR"] = lab_dir
     proc = subprocess.run(
@@ -193,9 +204,9 @@ class SlurmLab:
         return {**os.environ, "SLURM_CONF": self.slurm_conf}
 
 
-def bring_up(lab_dir: str | None = None) -> SlurmLab:
+def bring_up(lab_dir: str | None = None, knobs: dict[str, str] | None = None) -> SlurmLab:
     """Run up.sh and return the lab it reports. Fails (pytest.fail) with up.sh's output."""
-    out = _run_script("up.sh", lab_dir=lab_dir, timeout=UP_TIMEOUT_S)
+    out = _run_script("up.sh", lab_dir=lab_dir, timeout=UP_TIMEOUT_S, knobs=knobs)
     lines = [line.strip() for line in out.splitlines()]
     if "LAB_READY" not in lines:
         pytest.fail(f"up.sh did not report LAB_READY:\n{out}", pytrace=False)
@@ -207,6 +218,35 @@ def bring_up(lab_dir: str | None = None) -> SlurmLab:
 
 def tear_down(lab: SlurmLab) -> None:
     _run_script("down.sh", lab_dir=lab.lab_dir)
+
+
+def _free_port_pair() -> int:
+    """A free port whose successor is free too (a lab's two slurmd's)."""
+    while True:
+        port = free_port()
+        with contextlib.closing(socket.socket()) as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+
+
+@contextlib.contextmanager
+def fresh_lab() -> Iterator[SlurmLab]:
+    """A second (third, ...) cluster: a new lab directory, so its job ids start at 1, on ports of its
+    own; stopped and deleted afterwards."""
+    lab_dir = f"/var/tmp/codeswarm-lab-{uuid.uuid4().hex[:8]}"
+    knobs = {
+        "SLURM_LAB_CTLD_PORT": str(free_port()),
+        "SLURM_LAB_NODE_PORT": str(_free_port_pair()),
+        "SLURM_LAB_SSH_PORT": str(free_port()),
+    }
+    try:
+        yield bring_up(lab_dir, knobs)
+    finally:
+        _run_script("down.sh", lab_dir=lab_dir)
+        shutil.rmtree(lab_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -232,24 +272,32 @@ class SlurmRouterKit:
     swarm_ids: list[str]
 
     def providers_file(self, **extra: object) -> str:
-        lab = self.lab
-        entry = {
-            "id": "lab",
+        return self.write_providers([self.entry(self.lab, "lab", self.remote_base, **extra)])
+
+    @staticmethod
+    def entry(lab: SlurmLab, provider_id: str, base: str, **extra: object) -> dict[str, object]:
+        """A providers-file entry for a lab (a cluster)."""
+        return {
+            "id": provider_id,
             "backend": "slurm",
-            "label": "Loopback Slurm lab",
+            "label": f"Loopback Slurm lab {provider_id}",
             "host": lab.ssh_host,
             "port": lab.ssh_port,
             "user": lab.ssh_user,
             "key_file": lab.ssh_key,
             "known_hosts": lab.known_hosts,
-            "base": self.remote_base,
+            "base": base,
             "python": "/usr/bin/python3",
             "reconnect_max_s": 1.0,
             "command_timeout_s": 10.0,
             "runtimes": ["mock", "shell"],
             **extra,
         }
-        lines = ["[[providers]]"] + [f"{key} = {toml_value(value)}" for key, value in entry.items()]
+
+    def write_providers(self, entries: list[dict[str, object]]) -> str:
+        lines = []
+        for entry in entries:
+            lines += ["[[providers]]"] + [f"{key} = {toml_value(value)}" for key, value in entry.items()]
         path = self.home / "providers.toml"
         path.write_text("\n".join(lines) + "\n")
         return str(path)

@@ -16,6 +16,7 @@ from router.providers.base import (
     JobReport,
     JobState,
     LaunchSpec,
+    LaunchStopped,
     LinesSink,
     Progress,
     Provider,
@@ -68,10 +69,12 @@ class LocalProvider(Provider):
         if self.follower:
             await self.follower.stop()
 
-    async def launch(self, spec: LaunchSpec, progress: Progress) -> str:
+    async def launch(self, spec: LaunchSpec, progress: Progress, stop: asyncio.Event) -> str:
         job_id = local_job_id(spec.swarm_id)
         if self._control_dir(job_id).is_dir():  # started before a router restart
             return job_id
+        if stop.is_set():
+            raise LaunchStopped(maybe_started=False)
         program = await asyncio.to_thread(build_zipapp, self.base / "bin")
         control = self._control_dir(job_id)
         control.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -86,6 +89,10 @@ class LocalProvider(Provider):
             self._children.add(pid)
             self._pid_file(job_id, node_id).write_text(str(pid))
         return job_id
+
+    async def find_job(self, swarm_id: str) -> str | None:
+        job_id = local_job_id(swarm_id)
+        return job_id if self._control_dir(job_id).is_dir() else None
 
     def _spawn(self, argv: list[str], control: Path, node_id: int) -> int:
         with open(control / f"node_{node_tag(node_id)}.log", "ab") as log_file:

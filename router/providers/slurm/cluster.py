@@ -15,7 +15,16 @@ from pathlib import Path
 
 import paramiko
 
-from router.providers.base import JobReport, JobState, LaunchRejected, LaunchSpec, LinesSink, Progress
+from router.providers.base import (
+    JobReport,
+    JobState,
+    LaunchRejected,
+    LaunchSpec,
+    LaunchStopped,
+    LinesSink,
+    Progress,
+    pause_unless_stopped,
+)
 from router.providers.node_command import control_files
 from router.providers.slurm.config import ClusterOptions
 from router.providers.slurm.follower import RemoteFollower
@@ -30,7 +39,7 @@ from router.providers.slurm.queries import (
 from router.providers.slurm.script import job_name, sbatch_script, stage_dir
 from router.providers.slurm.shipping import ProgramShipper
 from router.providers.slurm.states import PENDING_STATES
-from router.ssh.connection import SshConnection, SshUnavailable
+from router.ssh.connection import SshConnection, SshRefused, SshUnavailable
 from services.node.records import inbox_path
 from services.settings import Settings
 
@@ -39,6 +48,10 @@ log = logging.getLogger(__name__)
 REQUERY_S = 0.05  # pause between squeue calls while a fresh job settles or a cancel is confirmed
 PROBE_TIMEOUT_MIN_S = 2.0
 ALREADY_GONE = ("Invalid job id", "already completing or completed")
+
+
+class SbatchAnswerLost(SshUnavailable):
+    """sbatch was sent but its answer did not come back: a job may have been submitted."""
 
 
 def _write_files(sftp: paramiko.SFTPClient, directory: str, files: dict[str, bytes]) -> None:
@@ -107,22 +120,30 @@ class SlurmCluster:
 
     # ---- launch --------------------------------------------------------------------------------
 
-    async def submit(self, spec: LaunchSpec, progress: Progress) -> str:
+    async def submit(self, spec: LaunchSpec, progress: Progress, stop: asyncio.Event) -> str:
         """The swarm's job: found by name, or submitted now.  A login node that does not answer is
-        waited for up to the launch timeout.  sbatch runs only after squeue has said this swarm has no
+        waited for up to the launch timeout; one that refuses us (host key, key file, user) rejects the
+        launch at once, with what to fix.  sbatch runs only after squeue has said this swarm has no
         job — an earlier sbatch whose answer was lost, or one from before a router restart, may have
-        submitted it, and a swarm never holds two allocations."""
+        submitted it, and a swarm never holds two allocations.  Once `stop` is set no sbatch is sent."""
         deadline = time.monotonic() + self.launch_window_s
         wait = self.options.target.reconnect_min_s
         last_error = ""
+        maybe_submitted = False
         while True:
+            if stop.is_set():
+                raise LaunchStopped(maybe_started=maybe_submitted)
             try:
                 found = await self.find_job(spec.swarm_id)
                 if found is not None:
                     await progress("submitted", f"Slurm job {found} of this swarm is already on {self.name}")
                     return found
-                return await self._submit_once(spec, progress)
+                maybe_submitted = False
+                return await self._submit_once(spec, progress, stop)
+            except SshRefused as exc:
+                raise LaunchRejected(f"{self.name}: {exc}") from exc
             except (SshUnavailable, QueryFailed) as exc:
+                maybe_submitted = maybe_submitted or isinstance(exc, SbatchAnswerLost)
                 if time.monotonic() + wait > deadline:
                     raise LaunchRejected(
                         f"{self.name} did not answer for the launch timeout of {self.launch_window_s:g}s ({exc}); "
@@ -131,10 +152,10 @@ class SlurmCluster:
                 if str(exc) != last_error:
                     await progress("retrying", f"no answer from {self.name} ({exc}); trying again")
                 last_error = str(exc)
-            await asyncio.sleep(wait)
+            await pause_unless_stopped(stop, wait)
             wait = min(self.options.target.reconnect_max_s, wait * 2)
 
-    async def _submit_once(self, spec: LaunchSpec, progress: Progress) -> str:
+    async def _submit_once(self, spec: LaunchSpec, progress: Progress, stop: asyncio.Event) -> str:
         program = await self.shipper.ensure()
         stage = stage_dir(self.base, spec.swarm_id)
         script = sbatch_script(spec, self.base, self.options.python, program, self.heartbeat_s)
@@ -145,9 +166,16 @@ class SlurmCluster:
             f"sbatch --parsable {shlex.quote(stage + '/job.sh')} "
             f"|| {{ status=$?; rm -rf {shlex.quote(stage)}; exit $status; }}"
         )
+        if stop.is_set():
+            raise LaunchStopped(maybe_started=False)
         await progress("submitting", f"sbatch of {spec.node_count} nodes on {self.name}")
         self.invalidate_listing()
-        result = await self.ssh.run(command, self.timeout_s)
+        try:
+            result = await self.ssh.run(command, self.timeout_s)
+        except SshRefused:
+            raise  # no connection: sbatch never ran
+        except SshUnavailable as exc:
+            raise SbatchAnswerLost(str(exc)) from exc
         if result.status != 0:
             raise LaunchRejected(result.err or f"sbatch exited with status {result.status}")
         job_id = checked_job_id(result.out.strip().split(";")[0])

@@ -5,6 +5,7 @@ Several providers (a cluster's presets) can share one cluster; each brings its o
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,8 +31,11 @@ class SlurmProvider(Provider):
     async def stop(self) -> None:
         await self.cluster.stop()
 
-    async def launch(self, spec: LaunchSpec, progress: Progress) -> str:
-        return await self.cluster.submit(spec, progress)
+    async def launch(self, spec: LaunchSpec, progress: Progress, stop: asyncio.Event) -> str:
+        return await self.cluster.submit(spec, progress, stop)
+
+    async def find_job(self, swarm_id: str) -> str | None:
+        return await self.cluster.find_job(swarm_id)
 
     async def probe(self, job_ids: Sequence[str]) -> dict[str, JobReport]:
         return await self.cluster.probe(job_ids)
