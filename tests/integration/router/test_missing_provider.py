@@ -41,6 +41,7 @@ async def test_a_provider_missing_from_the_settings_file_does_not_stop_the_route
         assert swarm["status"] == "running" and swarm["reason"] is None, swarm
         assert "provider 'gone' is not in the providers file" in swarm["health_reason"]
         assert all(is_node_process(pid, job_id) for pid in pids), "its job is left alone"
+
         def says_why() -> bool:
             return any("'gone'" in (e.get("health_reason") or "") for e in bus.events("swarm_status", swarm_id=orphan))
 
