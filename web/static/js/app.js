@@ -192,7 +192,8 @@ export class App {
 
   showRoute() {
     const { swarmId, nodeId, launch } = this.route.current();
-    this.launchFlow.show(launch || (!swarmId && this.store.swarms.size === 0));
+    const launching = launch || (!swarmId && this.store.swarms.size === 0);
+    this.launchFlow.show(launching);
     this.list.setSelected(swarmId);
     const swarm = swarmId ? this.store.get(swarmId) : null;
     if (!swarm) {
@@ -232,7 +233,7 @@ export class App {
   closeView() {
     if (this.view) this.view.root.remove();
     this.view = null;
-    this.nothing.hidden = false;
+    this.nothing.hidden = !this.launchFlow.panel.hidden;
   }
 
   // The focused node changed: its whole transcript comes from the durable route (one request).
