@@ -25,18 +25,18 @@ def _follower(base: Path, lines: list[bytes]) -> LocalOutboxFollower:
 
 
 def test_a_poll_reads_a_bounded_part_and_the_rest_follows_whole(tmp_path: Path) -> None:
-    lines = [b'{"seq":%d,"pad":"%s"}' % (n, b"x" * 100) for n in range(1, 10_001)]  # about 1.2 MB
+    lines = [b'{"seq":%d,"pad":"%s"}' % (n, b"x" * 100) for n in range(1, 50_001)]  # about 6 MB
     follower = _follower(tmp_path, lines)
     polls: list[list[bytes]] = []
     while chunks := follower.read_new_lines():
         (chunk,) = chunks
-        assert sum(len(line) + 1 for line in chunk.lines) <= module.READ_BYTES
+        assert sum(len(line) + 1 for line in chunk.lines) <= module.POLL_BYTES
         polls.append(chunk.lines)
     assert len(polls) > 1 and [line for poll in polls for line in poll] == lines
 
 
 def test_a_line_longer_than_a_poll_is_read_whole(tmp_path: Path) -> None:
-    long = b'{"seq":2,"pad":"%s"}' % (b"y" * (module.READ_BYTES * 2))
+    long = b'{"seq":2,"pad":"%s"}' % (b"y" * (module.POLL_BYTES + 1000))  # within LINE_BYTES
     follower = _follower(tmp_path, [b'{"seq":1}', long, b'{"seq":3}'])
     read = [line for chunks in iter(follower.read_new_lines, []) for chunk in chunks for line in chunk.lines]
     assert read == [b'{"seq":1}', long, b'{"seq":3}']

@@ -1,9 +1,10 @@
 """Follows outbox files on a local (or locally mounted) filesystem by polling byte offsets.
 
-A poll reads at most ``READ_BYTES`` of each file (more only to complete one longer line, up to
-``LINE_BYTES``), so one ingest batch stays small and the event loop is never held by one huge read;
-when a file had more, the next poll comes at once.  Polls that find nothing space out, up to
-``IDLE_POLLS`` times the poll interval, and the first new line brings them back.
+A poll reads at most ``POLL_BYTES`` in all, shared by the files (at least ``FILE_BYTES`` each; more
+only to complete one longer line, up to ``LINE_BYTES``), so one ingest batch stays bounded and the
+event loop is never held by one huge read; when a file had more, the next poll comes at once.
+Polls that find nothing space out, up to ``IDLE_POLLS`` times the poll interval, and the first new
+line brings them back.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from services.node.records import outbox_path
 
 log = logging.getLogger(__name__)
 
-READ_BYTES = 256 << 10  # per file per poll
+POLL_BYTES = 2 << 20  # all files together, per poll
+FILE_BYTES = 64 << 10  # the least read of a file per poll
 LINE_BYTES = 4 << 20  # the longest line read
 IDLE_POLLS = 5  # an idle follower polls at most this many poll intervals apart
 
@@ -70,6 +72,7 @@ class LocalOutboxFollower:
     def read_new_lines(self) -> list[OutboxLines]:
         chunks = []
         self._more = False
+        budget = max(FILE_BYTES, POLL_BYTES // max(1, len(self.files)))
         for (job_id, node_id), followed in self.files.items():
             if followed.fd is None:
                 try:
@@ -79,7 +82,7 @@ class LocalOutboxFollower:
             available = os.fstat(followed.fd).st_size - followed.offset
             if available <= 0:
                 continue
-            data = os.pread(followed.fd, min(available, READ_BYTES), followed.offset)
+            data = os.pread(followed.fd, min(available, budget), followed.offset)
             end = data.rfind(b"\n")
             if end < 0 and available > len(data):  # one line longer than a poll's read
                 data = os.pread(followed.fd, min(available, LINE_BYTES), followed.offset)
