@@ -270,7 +270,7 @@ class Authority:
             if exc.maybe_started:  # an sbatch whose answer was lost: look for its job, cancel it
                 self.spawn(self.run_terminate(swarm_id), f"terminate-{swarm_id}")
             else:
-                await self.end_swarm(swarm_id, failed=False, reason="terminated by user before a job was started")
+                await self.end_swarm(swarm_id, failed=False, reason="terminated by user")
             return
         except LaunchRejected as exc:
             await self._reject(swarm_id, str(exc))
@@ -415,7 +415,7 @@ class Authority:
         provider = self.provider_of(swarm)
         job_id = swarm.job_id or await self._find_job(swarm_id, provider)
         if job_id is None:
-            await self.end_swarm(swarm_id, failed=False, reason="terminated by user before a job was started")
+            await self.end_swarm(swarm_id, failed=False, reason="terminated by user")
             return
         try:
             await provider.terminate(job_id, swarm.node_count)
