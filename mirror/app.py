@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mirror import api_commands, api_health, api_live, api_session, api_stream
+from mirror import api_commands, api_focused_stream, api_health, api_live, api_session, api_stream
 from mirror.core import MirrorCore
 from mirror.limits import DeclaredSizeLimit, too_large
 from services.auth import require_token
@@ -65,7 +65,8 @@ def create_app(
     )
     guarded = [Depends(require_token(settings))]
     app.include_router(api_health.open_router)
-    app.include_router(api_stream.stream_router, dependencies=[Depends(require_token(settings, cookie=True))])
+    for streams in (api_stream.stream_router, api_focused_stream.router):  # the routes that take the cookie
+        app.include_router(streams, dependencies=[Depends(require_token(settings, cookie=True))])
     for routes in (api_health.router, api_stream.router, api_live.router, api_session.router, api_commands.router):
         # max_body_size: streamed (chunked) bodies are counted as they arrive; 413 through http_error
         app.include_router(routes, dependencies=guarded, max_body_size=settings.max_body_bytes)

@@ -66,8 +66,8 @@ export class App {
       this.banners.dismiss("connection");
       this.retryDelay = RETRY_FIRST_MS;
       this.store.load(state.swarms || []);
-      this.stream.start(this.stream.lastId || state.last_event_id);
       this.showRoute();
+      this.stream.start(this.stream.lastId || state.last_event_id, this.focus());
       this.launchFlow.loadProviders();
     } catch (error) {
       this.failed(error);
@@ -205,8 +205,35 @@ export class App {
     else this.view.closeNode(false);
   }
 
+  // What the stream must carry in full: the deltas of the node on screen (none when no node is open).
+  focus() {
+    if (!this.view) return null;
+    return { swarmId: this.view.swarmId, nodeId: this.view.nodeView ? this.view.nodeView.node.nodeId : null };
+  }
+
+  // Reconnect the stream (resuming by id) when what is on screen changed; the mirror's live view then
+  // fills in the text streamed meanwhile to the node that is now on screen.
+  refocus() {
+    const focus = this.focus();
+    const current = this.stream.focus;
+    if (!this.stream.running || JSON.stringify(focus) === JSON.stringify(current)) return false;
+    this.stream.start(null, focus);
+    return true;
+  }
+
+  loadLive(swarmId) {
+    const model = this.model(swarmId);
+    this.client.live(swarmId).then(
+      (answer) => {
+        model.loadLive(answer);
+        this.changed(swarmId);
+      },
+      (error) => this.banners.error(`Cannot load the live state of swarm ${this.label(swarmId)}: ${error.message}`, "live"),
+    );
+  }
+
   openView(swarm) {
-    this.closeView();
+    this.dropView();
     const swarmId = swarm.swarm_id;
     const model = this.model(swarmId);
     this.view = new SwarmView(swarm, model, {
@@ -221,16 +248,16 @@ export class App {
     this.slot.replaceChildren(this.view.root);
     this.nothing.hidden = true;
     this.changed(swarmId);
-    this.client.live(swarmId).then(
-      (answer) => {
-        model.loadLive(answer);
-        this.changed(swarmId);
-      },
-      (error) => this.banners.error(`Cannot load the live state of swarm ${swarmLabel(swarm)}: ${error.message}`, "live"),
-    );
+    this.refocus();
+    this.loadLive(swarmId);
   }
 
   closeView() {
+    this.dropView();
+    this.refocus();
+  }
+
+  dropView() {
     if (this.view) this.view.root.remove();
     this.view = null;
     this.nothing.hidden = !this.launchFlow.panel.hidden;
@@ -239,6 +266,7 @@ export class App {
   // The focused node changed: its whole transcript comes from the durable route (one request).
   focused(swarmId, nodeId) {
     this.route.setNode(swarmId, nodeId);
+    if (this.refocus() && nodeId !== null) this.loadLive(swarmId);
     if (nodeId === null) return;
     this.client.turns(swarmId, nodeId).then(
       (answer) => {

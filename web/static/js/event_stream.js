@@ -19,12 +19,19 @@ export class EventStream {
     this.onReset = onReset;
     this.source = null;
     this.lastId = null;
+    this.focus = null;
   }
 
-  start(afterId) {
+  get running() {
+    return this.source !== null;
+  }
+
+  // focus: null (every event) or {swarmId, nodeId} (deltas for that node only: /v1/events/focused)
+  start(afterId, focus = this.focus) {
     this.stop();
     if (afterId) this.lastId = afterId;
-    const source = new EventSource(this.client.eventsUrl(this.lastId), { withCredentials: true });
+    this.focus = focus;
+    const source = new EventSource(this.client.eventsUrl(this.lastId, focus), { withCredentials: true });
     this.source = source;
     this.onState("connecting");
     for (const name of ALL_EVENTS) {

@@ -132,8 +132,14 @@ export class MirrorClient {
     return this.request("DELETE", "/v1/session");
   }
 
-  eventsUrl(lastEventId) {
-    const query = lastEventId ? `?last_event_id=${encodeURIComponent(lastEventId)}` : "";
-    return this.url(`/v1/events${query}`);
+  // The whole stream, or (focus {swarmId, nodeId}) the stream for a page showing that swarm: deltas
+  // only for that node, everything else for all.
+  eventsUrl(lastEventId, focus = null) {
+    const query = new URLSearchParams();
+    if (focus) query.set("swarm_id", focus.swarmId);
+    if (focus && focus.nodeId !== null) query.set("node_id", String(focus.nodeId));
+    if (lastEventId) query.set("last_event_id", lastEventId);
+    const text = query.toString();
+    return this.url(`/v1/events${focus ? "/focused" : ""}${text ? `?${text}` : ""}`);
   }
 }
