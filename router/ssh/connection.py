@@ -83,6 +83,7 @@ class SshConnection:
         self._delay = target.reconnect_min_s
         self._retry_at = 0.0
         self._last_error = ""
+        self._last_failure: type[SshUnavailable] = SshUnavailable  # SshRefused: retrying cannot help
         self._executor = ThreadPoolExecutor(THREADS, thread_name_prefix=f"ssh-{target.host}")
         self._closed = False
 
@@ -105,7 +106,7 @@ class SshConnection:
             self._drop()
             wait = self._retry_at - time.monotonic()
             if wait > 0:
-                raise SshUnavailable(
+                raise self._last_failure(
                     f"{self.target.label} unreachable ({self._last_error}); next attempt in {wait:.1f}s"
                 )
             try:
@@ -115,8 +116,8 @@ class SshConnection:
                 self._retry_at = time.monotonic() + self._delay
                 self._delay = min(self.target.reconnect_max_s, self._delay * 2)
                 log.warning("SSH to %s failed: %s", self.target.label, self._last_error)
-                failure = SshRefused if isinstance(exc, SshRefused) else SshUnavailable
-                raise failure(f"cannot connect to {self.target.label}: {self._last_error}") from exc
+                self._last_failure = SshRefused if isinstance(exc, SshRefused) else SshUnavailable
+                raise self._last_failure(f"cannot connect to {self.target.label}: {self._last_error}") from exc
             self._delay, self._retry_at = self.target.reconnect_min_s, 0.0
             transport = self._client.get_transport()
             assert transport is not None
@@ -127,7 +128,7 @@ class SshConnection:
     def _private_key(self) -> paramiko.PKey:
         try:
             return paramiko.PKey.from_path(self.target.key_file)
-        except (OSError, paramiko.SSHException) as exc:
+        except (OSError, ValueError, paramiko.SSHException) as exc:
             raise SshRefused(
                 f"key_file {self.target.key_file} cannot be used ({type(exc).__name__}: {exc}); "
                 "set key_file to a readable private key without a passphrase"
@@ -232,6 +233,8 @@ class SshConnection:
     def _open_session(self, timeout: float) -> paramiko.Channel:
         try:
             return self.transport().open_session(timeout=timeout)
+        except SshUnavailable:
+            raise
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise SshUnavailable(f"cannot open a channel to {self.target.label}: {exc}") from exc
 
