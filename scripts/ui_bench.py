@@ -86,7 +86,7 @@ def main() -> None:
     running = start_embedded(home, {"CODESWARM_PROVIDERS_FILE": str(home / "providers.toml")})
     figures: dict[str, object] = {"nodes": args.nodes}
     try:
-        mirror = httpx.Client(base_url=running.mirror_url, timeout=30)
+        mirror = httpx.Client(base_url=running.mirror_url, timeout=120)
         body = {
             "nodes": args.nodes,
             "runtime": "mock",
@@ -103,9 +103,10 @@ def main() -> None:
         wait_until(all_idle, "every node idle", 600)
         mirror.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": "all", "content": "warm up"}).raise_for_status()
 
-        def warmed_up() -> bool:
-            turns = mirror.get(f"/v1/swarms/{swarm_id}/nodes/{args.nodes - 1}/turns").json()["turns"]
-            return bool(turns and turns[-1]["completed_at"]) and all_idle()
+        def warmed_up() -> bool:  # from the mirror's memory: the router is busy writing the transcript
+            nodes = mirror.get(f"/v1/swarms/{swarm_id}/live").json()["nodes"]
+            done = [n for n in nodes if n["turn"] and n["turn"].get("completed_at")]
+            return len(done) == args.nodes and all_idle()
 
         wait_until(warmed_up, "the warm-up turn (a short answer: history for the reload)", 600)
         with sync_playwright() as playwright:
