@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 from tests.e2e.chromium import ensure_chromium
@@ -110,21 +111,16 @@ def main() -> None:
 
         wait_until(warmed_up, "the warm-up turn (a short answer: history for the reload)", 600)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(ensure_chromium()),
-                headless=True,
-                args=["--no-sandbox"] if os.geteuid() == 0 else [],
-            )
+            sandbox = ["--no-sandbox"] if os.geteuid() == 0 else []
+            browser = playwright.chromium.launch(executable_path=str(ensure_chromium()), headless=True, args=sandbox)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{running.web_url}/#/swarm/{swarm_id}/node/0")
-            figures["matrix_visible_ms"] = round(
-                page.wait_for_function(MATRIX_READY, arg=args.nodes, timeout=60_000).json_value()
-            )
+            ready = page.wait_for_function(MATRIX_READY, arg=args.nodes, timeout=60_000)
+            figures["matrix_visible_ms"] = round(ready.json_value())
+            figures["requests_at_load"] = page.evaluate(RESOURCES)
             stream = {"nodes": "all", "content": "stream " + "y" * 400}
             mirror.post(f"/v1/swarms/{swarm_id}/inject", json=stream).raise_for_status()
-            page.wait_for_function(
-                "() => document.querySelectorAll('.tile[data-state=busy]').length > 0", timeout=60_000
-            )
+            page.wait_for_function("() => document.querySelector('.tile[data-state=busy]') !== null", timeout=60_000)
             measured = page.evaluate(MONITOR, args.seconds)
             frames = measured["frames"][1:]
             figures |= {
@@ -137,10 +133,14 @@ def main() -> None:
                 "connection_states": measured["states"],
                 "busy_tiles_at_end": page.locator(".tile[data-state=busy]").count(),
             }
+            print(json.dumps(figures), flush=True)  # what is measured so far, in case the reload does not finish
             page.reload()
-            figures["reload_complete_ms"] = round(
-                page.wait_for_function(PAGE_COMPLETE, arg=args.nodes, timeout=60_000).json_value()
-            )
+            try:
+                complete = page.wait_for_function(PAGE_COMPLETE, arg=args.nodes, timeout=60_000)
+                figures["reload_complete_ms"] = round(complete.json_value())
+            except PlaywrightTimeout:
+                figures["reload_complete_ms"] = "not complete within 60 s"
+            figures["requests_at_reload"] = page.evaluate(RESOURCES)
             browser.close()
         mirror.post(f"/v1/swarms/{swarm_id}/terminate", json={}).raise_for_status()
     finally:
