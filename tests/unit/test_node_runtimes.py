@@ -54,9 +54,9 @@ class Recorder:
         with self._lock:
             self.emitted.append((injection_id, message))
 
-    def messages(self) -> list[Message]:
+    def messages(self, injection_id: str | None = None) -> list[Message]:
         with self._lock:
-            return [message for _, message in self.emitted]
+            return [message for i, message in self.emitted if injection_id is None or i == injection_id]
 
 
 def shape_key(message: Message) -> tuple[str, str | None]:
@@ -268,6 +268,84 @@ def test_stop_interrupts_the_mock_between_deltas(tmp_path: Path) -> None:
     turn.join(timeout=10)
     assert not turn.is_alive()
     assert recorder.messages()[-1]["params"]["turn"]["status"] == "interrupted"
+
+
+@pytest.mark.parametrize("runtime_class", [MockRuntime, ShellRuntime])
+def test_interrupt_ends_the_turn_and_the_runtime_takes_the_next(tmp_path: Path, runtime_class: type[Runtime]) -> None:
+    recorder = Recorder()
+    runtime = runtime_class(str(tmp_path), recorder)
+    runtime.start()
+    assert runtime.interrupt() is False  # nothing runs yet
+    content = "$ echo go; sleep 300" if runtime_class is MockRuntime else "echo go; sleep 300"
+    turn = threading.Thread(target=runtime.run_turn, args=(Injection("inj-1", content),))
+    turn.start()
+    wait_for(lambda: any(m["method"] == "item/commandExecution/outputDelta" for m in recorder.messages()), what="go")
+    assert runtime.interrupt() is True
+    turn.join(timeout=10)
+    assert not turn.is_alive() and recorder.messages()[-1]["params"]["turn"]["status"] == "interrupted"
+    runtime.run_turn(Injection("inj-2", "$ echo again" if runtime_class is MockRuntime else "echo again"))
+    last = recorder.messages()[-1]
+    assert last["method"] == "turn/completed" and last["params"]["turn"]["status"] == "completed"
+
+
+def codex_requests(scenario: str) -> dict[str, Message]:
+    """The server → client requests codex wrote in one scenario, by method."""
+    return {m["method"]: m for m in codex_out_messages(scenario) if "id" in m and "method" in m}
+
+
+def mock_approval(recorder: Recorder, injection_id: str = "inj-1") -> Message:
+    def requests() -> list[Message]:
+        return [m for m in recorder.messages(injection_id) if "id" in m]
+
+    return wait_for(requests, what=f"the approval request of {injection_id}")[-1]
+
+
+@pytest.mark.parametrize(
+    ("decision", "ran", "status"), [("accept", True, "completed"), ("decline", False, "completed")]
+)
+def test_mock_asks_before_a_question_mark_line_in_codexs_request_shape(
+    tmp_path: Path, decision: str, ran: bool, status: str
+) -> None:
+    recorder = Recorder()
+    runtime = MockRuntime(str(tmp_path), recorder, {"delay_ms": 0})
+    runtime.start()
+    turn = threading.Thread(target=runtime.run_turn, args=(Injection("inj-1", "$? touch asked.txt"),))
+    turn.start()
+    request = mock_approval(recorder)
+    expected = codex_requests("shell_onrequest_accept.jsonl")  # the request with every key (a reason too)
+    assert request["method"] == "item/commandExecution/requestApproval" and request["id"] == 0
+    assert set(request["params"]) == set(expected["item/commandExecution/requestApproval"]["params"])
+    assert request["params"]["availableDecisions"] == ["accept", "acceptForSession", "decline", "cancel"]
+    assert runtime.resolve_approval(request["params"]["itemId"], "maybe") is not None
+    assert runtime.resolve_approval(request["params"]["itemId"], decision) is None
+    turn.join(timeout=10)
+    assert (tmp_path / "asked.txt").exists() is ran
+    messages = recorder.messages()
+    assert messages[-1]["params"]["turn"]["status"] == status
+    answered = [m for m in messages if m["method"] == "codeswarm/approvalAnswered"]
+    assert answered[0]["params"] == {"callId": request["params"]["itemId"], "requestId": 0, "decision": decision}
+    commands = [m["params"]["item"] for m in messages if shape_key(m) == ("item/completed", "commandExecution")]
+    assert [c["status"] for c in commands] == (["completed"] if ran else ["declined"])
+
+
+def test_mock_cancel_declines_and_ends_the_turn_and_interrupt_ends_a_wait(tmp_path: Path) -> None:
+    recorder = Recorder()
+    runtime = MockRuntime(str(tmp_path), recorder, {"delay_ms": 0})
+    runtime.start()
+    for name, answer in (("inj-1", "cancel"), ("inj-2", None)):
+        turn = threading.Thread(
+            target=runtime.run_turn, args=(Injection(name, "$? touch never.txt\n$ touch after.txt"),)
+        )
+        turn.start()
+        request = mock_approval(recorder, name)
+        if answer is None:
+            assert runtime.interrupt()
+        else:
+            assert runtime.resolve_approval(request["params"]["itemId"], answer) is None
+        turn.join(timeout=10)
+        assert recorder.messages()[-1]["params"]["turn"]["status"] == "interrupted"
+        assert not (tmp_path / "never.txt").exists() and not (tmp_path / "after.txt").exists()
+    assert runtime.resolve_approval(request["params"]["itemId"], "accept") is not None  # that request is gone
 
 
 def test_a_command_that_leaves_a_background_child_does_not_hang(tmp_path: Path) -> None:
