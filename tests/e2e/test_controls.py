@@ -4,7 +4,7 @@ with `$? ` asks for approval before it runs."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.embedded_process import EmbeddedProcess
 from tests.e2e.ui import inject, launch, open_node, open_ui, swarm_row, terminate, tile
@@ -59,6 +59,7 @@ def test_interrupt_and_steer_a_running_turn(page: Page, embedded: EmbeddedProces
     node.locator(".steer").click()
     expect(node.locator(".steer-result")).to_have_text("steer sent")
     expect(node.locator(".turn-prompt", has_text="and mention steering")).to_have_count(1)
+    expect(node.locator(".turn").last).to_have_attribute("data-state", "queued")  # behind the running turn
 
     interrupt = node.locator(".interrupt")
     expect(interrupt).to_have_accessible_name(f"interrupt the running turn of node 0 of swarm {view_label(page)}")
@@ -70,4 +71,30 @@ def test_interrupt_and_steer_a_running_turn(page: Page, embedded: EmbeddedProces
     interrupt.click()
     expect(turns.last).to_have_attribute("data-state", "interrupted")
     expect(interrupt).to_be_hidden()
+    terminate(page, view)
+
+
+def test_ctrl_enter_sends_and_text_typed_meanwhile_stays(page: Page, embedded: EmbeddedProcess) -> None:
+    open_ui(page, embedded.web_url)
+    view = launch(page, "e2e-typing", nodes=1)
+    held: list[Route] = []
+    page.route("**/v1/swarms/*/inject", lambda route: held.append(route))  # waits until the test lets it go
+    content = view.locator(".inject-content")
+    content.fill("first prompt")
+    with page.expect_request("**/v1/swarms/*/inject"):
+        content.press("Control+Enter")
+    expect(view.locator(".inject-result")).to_have_text("sending…")
+    content.fill("the next prompt, typed while the first is in flight")
+    assert len(held) == 1
+    held[0].continue_()
+    expect(view.locator(".inject-result")).to_have_text("sent to 1 node")
+    expect(content).to_have_value("the next prompt, typed while the first is in flight")
+    page.unroute("**/v1/swarms/*/inject")
+    content.press("Control+Enter")
+    expect(view.locator(".inject-result")).to_have_text("sent to 1 node")
+    expect(content).to_have_value("")  # unchanged since sending: cleared
+    node = open_node(view, 0)
+    expect(node.locator(".turn-prompt")).to_have_text(
+        ["first prompt", "the next prompt, typed while the first is in flight"]
+    )
     terminate(page, view)
