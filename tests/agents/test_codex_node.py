@@ -21,7 +21,12 @@ SYSTEM_PROMPT = "You are node zero of a test swarm."
 
 
 def start_codex(
-    node: Node, binary: Path, fake: FakeResponses, key: str | None = KEY, **params: Any
+    node: Node,
+    binary: Path,
+    fake: FakeResponses,
+    key: str | None = KEY,
+    extra_args: tuple[str, ...] = (),
+    **params: Any,
 ) -> tuple[Node, Path]:
     """Start a codex node as the router would: key in a 0600 control file, system prompt in another."""
     control = node.base / "control"
@@ -42,7 +47,7 @@ def start_codex(
         "sandbox": "danger-full-access",
         **params,
     }
-    node.start(*args, runtime_params=runtime_params)
+    node.start(*args, *extra_args, runtime_params=runtime_params)
     return node, control
 
 
@@ -263,3 +268,17 @@ def codex_pid(node_pid: int) -> int:
     children = Path(f"/proc/{node_pid}/task/{node_pid}/children").read_text().split()
     assert len(children) == 1, children
     return int(children[0])
+
+
+def test_the_agents_bundle_is_in_the_workspace_before_the_thread_and_codex_reads_agents_md(
+    new_node: Callable[..., Node], codex_binary: Path, fake_model: FakeResponses
+) -> None:
+    node = new_node()
+    bundle = node.base / "bundle.json"
+    node.base.mkdir(parents=True, exist_ok=True)
+    bundle.write_text(json.dumps({"AGENTS.md": "Always greet in French.\n", "notes/plan.md": "step 1\n"}))
+    node, _ = start_codex(node, codex_binary, fake_model, extra_args=("--bundle-file", str(bundle)))
+    hello(node)
+    assert (node.workspace / "notes" / "plan.md").read_text() == "step 1\n"
+    node.wait_turn_completed(node.inject("bonjour?"), timeout=30)
+    assert "Always greet in French." in json.dumps(fake_model.requests[0].body["input"])

@@ -25,6 +25,9 @@ async def test_launch_and_inject_refusals(start_router: Callable[..., RouterProc
             ({"nodes": 1, "runtime": "gpt"}, "runtime", "valid runtimes: mock, shell"),
             ({"nodes": 1, "provider_params": {"partition": "x"}}, "partition", "valid fields"),
             ({"nodes": 1, "agents_bundle": {"../escape.md": "x"}}, "agents_bundle", "inside the workspace"),
+            ({"nodes": 1, "agents_bundle": {"big.md": "x" * 600_000}}, "agents_bundle", "at most 524288 bytes"),
+            ({"nodes": 1, "runtime_params": {"tokens": 0}}, "runtime_params", "must be between 1 and 1000000"),
+            ({"nodes": 1, "runtime_params": {"speed": 9}}, "runtime_params", "valid keys: delay_ms, tokens"),
             ({"nodes": 1, "colour": "red"}, "colour", "Extra inputs are not permitted"),
         ]
         for body, field, text in cases:
