@@ -103,7 +103,11 @@ export class LaunchForm {
     for (const name of provider.runtimes || []) this.runtime.append(el("option", { text: name, attrs: { value: name } }));
     if ((provider.runtimes || []).includes(runtime)) this.runtime.value = runtime;
     else if (provider.defaults && provider.defaults.runtime) this.runtime.value = provider.defaults.runtime;
-    this.inputs = this.showFields(this.fields, (provider.launch_fields || []).filter((field) => field.key !== "runtime"));
+    const defaults = provider.defaults || {};
+    const fields = (provider.launch_fields || [])
+      .filter((field) => field.key !== "runtime")
+      .map((field) => (field.default === null || field.default === undefined ? { ...field, default: defaults[field.key] } : field));
+    this.inputs = this.showFields(this.fields, fields);
     this.showRuntime();
   }
 
