@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -30,6 +31,7 @@ from router.runtime_params import RuntimeParamsError, checked_runtime_params, mo
 from router.store.database import Database
 from router.store.swarms import (
     assign_job_id,
+    aware,
     create_nodes,
     get_swarm,
     nodes_of,
@@ -129,6 +131,15 @@ class Authority:
         if swarm is None or swarm.status in HIDDEN_STATUSES:
             raise NotFound(f"no swarm {swarm_id!r} (unknown, rejected at launch, or removed)")
         return swarm
+
+    async def readable(self, session: AsyncSession, swarm_id: str) -> SwarmRow:
+        """A visible swarm, or a rejected launch until the removal TTL has passed (its reason stays
+        readable: GET /v1/swarms/{id} answers it with status rejected; the list never shows it)."""
+        swarm = await get_swarm(session, swarm_id)
+        kept_since = now() - timedelta(seconds=self.settings.terminated_ttl_s)
+        if swarm is not None and swarm.status == S.REJECTED and aware(swarm.terminated_at or now()) > kept_since:
+            return swarm
+        return await self.visible(session, swarm_id)
 
     def provider_of(self, swarm: SwarmRow) -> Provider:
         provider = self.providers.get(swarm.provider)

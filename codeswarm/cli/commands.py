@@ -138,8 +138,10 @@ def wait_until_ready(
         if is_ready(swarm):
             return dict(swarm)
         status = swarm.get("status")
+        reason = swarm.get("reason")
+        if status == "rejected":
+            raise CliError(f"launch of {swarm_id} was rejected: {reason or 'no reason given'}")
         if status in FAILED_SWARM_STATUSES:
-            reason = swarm.get("reason")
             raise CliError(
                 f"swarm {swarm_id} is {status} before all nodes were ready" + (f": {reason}" if reason else "")
             )

@@ -53,7 +53,7 @@ async def list_swarms(core: Core) -> SwarmList:
 @router.get("/{swarm_id}", response_model=SwarmView)
 async def get_swarm(swarm_id: str, core: Core) -> SwarmView:
     async with core.db.transaction() as session:
-        swarm = await core.authority.visible(session, swarm_id)
+        swarm = await core.authority.readable(session, swarm_id)
         nodes = await nodes_of(session, [swarm_id])
     return swarm_view(swarm, nodes[swarm_id])
 

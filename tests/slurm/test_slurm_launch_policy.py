@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import shlex
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tests.support.router_process import BusReader, RouterProcess, wait_swarm
+
+CODESWARM = Path(sys.executable).parent / "codeswarm"
 
 if TYPE_CHECKING:
     from tests.slurm.conftest import SlurmRouterKit
@@ -27,9 +33,31 @@ async def test_sbatch_refusal_rejects_the_launch_with_sbatchs_words(
         (rejected,) = bus.events("command_rejected", swarm_id=swarm_id)
         assert rejected["command"] == "launch"
         assert "Node count specification invalid" in rejected["reason"], rejected
-        assert (await client.get(f"/v1/swarms/{swarm_id}")).status_code == 404
+        swarm = (await client.get(f"/v1/swarms/{swarm_id}")).json()  # readable for the TTL, never listed
+        assert swarm["status"] == "rejected" and swarm["reason"] == rejected["reason"], swarm
         listed = (await client.get("/v1/swarms")).json()["swarms"]
         assert swarm_id not in {s["swarm_id"] for s in listed}
+    cli = await asyncio.to_thread(
+        subprocess.run,
+        [
+            str(CODESWARM),
+            "--router",
+            router.url,
+            "launch",
+            "--provider",
+            "lab",
+            "--nodes",
+            "2",
+            "--param=partition=small",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cli.returncode == 1, cli
+    assert "was rejected: sbatch: error: Batch job submission failed: Node count specification invalid" in cli.stderr
+    cli_swarm = cli.stderr.split("launch of ")[-1].split(" ")[0]
+    slurm_kit.swarm_ids.append(cli_swarm)
     assert not [row for row in slurm_kit.lab.squeue_all() if row[1] == f"codeswarm-{swarm_id}"]
     rc, out, _ = slurm_kit.lab.ssh_run(f"ls {shlex.quote(slurm_kit.remote_base + '/swarms')}")
     assert rc == 0 and out.strip() == "", f"the swarm's files were left on the cluster: {out!r}"

@@ -158,5 +158,6 @@ async def test_a_launch_that_cannot_reach_the_login_node_within_the_launch_timeo
         assert rejected["command"] == "launch"
         assert "did not answer for the launch timeout of 3s" in rejected["reason"]
         assert f"codeswarm-{swarm_id}" in rejected["reason"]
-        assert (await client.get(f"/v1/swarms/{swarm_id}")).status_code == 404
+        swarm = (await client.get(f"/v1/swarms/{swarm_id}")).json()  # the reason stays readable for the TTL
+        assert swarm["status"] == "rejected" and swarm["reason"] == rejected["reason"], swarm
     assert not [row for row in slurm_kit.lab.squeue_all() if row[1] == f"codeswarm-{swarm_id}"]

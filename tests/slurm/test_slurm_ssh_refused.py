@@ -48,4 +48,5 @@ async def test_permanent_ssh_errors_reject_the_launch_at_once_with_the_fix(
             assert rejected["command"] == "launch" and rejected["reason"].startswith(f"{name}: "), rejected
             for word in words:
                 assert word in rejected["reason"], (word, rejected["reason"])
-            assert (await client.get(f"/v1/swarms/{launched[name]}")).status_code == 404
+            swarm = (await client.get(f"/v1/swarms/{launched[name]}")).json()
+            assert swarm["status"] == "rejected" and swarm["reason"] == rejected["reason"]
