@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from router.bundle import check_bundle
 from router.errors import Conflict, Invalid, InvalidMany, NotFound, Unavailable
 from router.ids import new_injection_id, new_request_id, new_swarm_id
-from router.ingest import Ingest
+from router.ingest import Ingest, TrackedNode
 from router.lifecycle import can_transition, emit, set_health, transition
 from router.providers.base import (
     JobState,
@@ -27,7 +27,7 @@ from router.providers.base import (
     Provider,
 )
 from router.providers.fields import LaunchParamsError, validate_params
-from router.runtime_params import RuntimeParamsError, checked_runtime_params, model_key
+from router.runtime_params import RuntimeParamsError, check_model_served, checked_runtime_params, model_key
 from router.store.database import Database
 from router.store.swarms import (
     assign_job_id,
@@ -72,6 +72,23 @@ INJECTABLE = frozenset({S.PENDING, S.RUNNING})
 APPROVAL_COMMIT_WAIT_S = 2.0
 APPROVAL_COMMIT_POLL_S = 0.02
 FIND_RETRY_MIN_S, FIND_RETRY_MAX_S = 1.0, 30.0  # looking for a job-less terminating swarm's job
+
+
+EXIT_REASON_MAX = 2000  # characters of the nodes' own exit reasons kept in a swarm's reason
+
+
+def failed_exits(nodes: list[TrackedNode]) -> str | None:
+    """Why the node programs that failed exited, in their own words, nodes with the same words together:
+    `node 0, 1 exited with code 2: codex binary '/x' does not exist ...`.  None when none failed."""
+    groups: dict[tuple[int, str], list[int]] = {}
+    for node in nodes:
+        if node.exit_code:
+            groups.setdefault((node.exit_code, node.exit_reason or "no reason given"), []).append(node.node_id)
+    parts = [
+        f"node {', '.join(map(str, ids))} exited with code {code}: {reason}" for (code, reason), ids in groups.items()
+    ]
+    summary = "; ".join(parts)
+    return summary[: EXIT_REASON_MAX - 1] + "…" if len(summary) > EXIT_REASON_MAX else summary or None
 
 
 class ProviderMissing(Unavailable):
@@ -191,6 +208,10 @@ class Authority:
                 return LaunchAccepted(request_id=existing.request_id, swarm_id=existing.swarm_id)
         provider, runtime, params = self._checked_launch(request)
         runtime_params = self._runtime_params(provider, runtime, request.runtime_params)
+        try:
+            await check_model_served(runtime, runtime_params)
+        except RuntimeParamsError as exc:
+            raise Invalid(["body", "runtime_params", "model"], str(exc)) from exc
         swarm_id, request_id, moment = new_swarm_id(), new_request_id(), now()
         swarm = SwarmRow(
             swarm_id=swarm_id,
@@ -246,7 +267,7 @@ class Authority:
             params=dict(swarm.provider_params or {}),
             system_prompt=swarm.system_prompt,
             agents_bundle=swarm.agents_bundle,
-            secret=model_key(swarm.runtime_params or {}),
+            secret=model_key(swarm.runtime, swarm.runtime_params or {}),
         )
 
     async def _progress(self, swarm_id: str, phase: str, message: str) -> None:
@@ -481,11 +502,11 @@ class Authority:
         nodes = self.ingest.nodes_of(swarm_id)
         if len(nodes) < swarm.node_count or any(n.status is not NodeStatus.EXITED for n in nodes):
             return
-        codes = sorted({n.exit_code for n in nodes if n.exit_code})
+        failures = failed_exits(nodes)
         if swarm.status == S.TERMINATING:
             transition(session, swarm, S.TERMINATED, swarm.reason or "terminated by user", swarm.terminate_request_id)
-        elif codes:
-            transition(session, swarm, S.FAILED, f"node programs exited with codes {codes}")
+        elif failures:
+            transition(session, swarm, S.FAILED, failures)
         elif self.provider_of(swarm).probe_tells_why_jobs_end:
             return  # the next probe ends the swarm with the backend's own reason
         else:

@@ -69,6 +69,7 @@ class TrackedNode:
     last_seen: float | None = None
     pid: int | None = None
     exit_code: int | None = None
+    exit_reason: str | None = None  # the node program's own words in its exit record
     model: str | None = None  # what the swarm's runtime asks its endpoint for (prices usage)
 
     @property
@@ -243,6 +244,7 @@ class Ingest:
             node.activity, node.pid = NodeStatus.IDLE, payload.get("pid")
         elif kind == KIND_EXIT:
             node.activity, node.exit_code = NodeStatus.EXITED, int(payload.get("code", 1))
+            node.exit_reason = payload.get("reason")
             batch.exited_swarms.add(node.swarm_id)
         timestamp = utc_timestamp(ts) if ts else None
         for event, fields in translate_record(record):
