@@ -87,16 +87,18 @@ class Supervisor:
             provider = self.authority.providers.get(provider_id)
             if provider is None:  # not configured: health says so since start-up; its jobs are left alone
                 continue
+            no_answer = f"probe of {provider_id} gave no report"
             try:
                 reports = await provider.probe([s.job_id for s in swarms if s.job_id])
             except Exception as exc:
-                log.warning("probe of %s failed: %s", provider_id, exc)
+                no_answer = f"probe of {provider_id} failed: {type(exc).__name__}: {exc}"
+                log.warning("%s", no_answer)
                 reports = {}
             for swarm in swarms:
                 assert swarm.job_id is not None
                 report = reports.get(swarm.job_id)
                 if report is None or report.state is JobState.UNKNOWN:
-                    await self._set_health(swarm.swarm_id, Health.UNKNOWN, report.reason if report else "probe failed")
+                    await self._set_health(swarm.swarm_id, Health.UNKNOWN, report.reason if report else no_answer)
                     continue
                 await self._set_health(swarm.swarm_id, Health.OK, None)
                 if report.state is JobState.ENDED:

@@ -31,9 +31,11 @@ from router.providers.slurm.follower import RemoteFollower
 from router.providers.slurm.queries import (
     QueryFailed,
     checked_job_id,
+    failure,
     find_by_name,
     list_jobs,
     look_up,
+    run_bounded,
     unknown,
 )
 from router.providers.slurm.script import job_name, sbatch_script, stage_dir
@@ -243,9 +245,9 @@ class SlurmCluster:
         """scancel, then wait until Slurm confirms the end (idempotent: a finished job is fine)."""
         quoted = checked_job_id(job_id)
         self.invalidate_listing()
-        result = await self.ssh.run(f"scancel {quoted}", self.timeout_s)
+        result = await run_bounded(self.ssh, f"scancel {quoted}", self.timeout_s)
         if result.status != 0 and not any(words in result.err for words in ALREADY_GONE):
-            raise QueryFailed(f"scancel {job_id} failed: {result.err}")
+            raise QueryFailed(failure(f"scancel {job_id}", result, self.timeout_s))
         deadline = time.monotonic() + self.confirm_s
         while time.monotonic() < deadline:
             report = (await list_jobs(self.ssh, self.timeout_s, job_id)).get(job_id)
