@@ -332,8 +332,10 @@ class Authority:
                 swarm.job_id = job_id
             nodes = (await nodes_of(session, [swarm_id]))[swarm_id]
             if swarm.status == S.LAUNCHING:
-                pending = report is not None and report.state is JobState.PENDING
-                transition(session, swarm, S.PENDING if pending else S.RUNNING, report.reason if report else None)
+                if report is not None and report.state is JobState.PENDING:
+                    transition(session, swarm, S.PENDING, report.reason)  # Slurm's reason it waits
+                else:  # running, or already over: the supervisor's probes confirm what comes next
+                    transition(session, swarm, S.RUNNING)
                 emit(
                     session,
                     swarm,
