@@ -99,6 +99,12 @@ class _Batch:
     exited_swarms: set[str] = field(default_factory=set)
 
 
+def lock_order(node: TrackedNode) -> tuple[str, int]:
+    """Every transaction that updates several node rows updates them in this order, so two of them
+    (ingest, the staleness sweep) can never deadlock on each other's rows."""
+    return (node.swarm_id, node.node_id)
+
+
 def node_status_event(node: TrackedNode) -> dict[str, Any]:
     return make_envelope(
         EventName.NODE_STATUS,
@@ -281,7 +287,7 @@ class Ingest:
             for node, injection_id, seq, event, fields, ts in batch.durable:
                 at = datetime.fromtimestamp(ts, UTC)
                 await self.transcript.apply(session, node.swarm_id, node.node_id, injection_id, seq, event, fields, at)
-            for node, last_seq, end_offset in batch.touched.values():
+            for node, last_seq, end_offset in sorted(batch.touched.values(), key=lambda t: lock_order(t[0])):
                 await session.execute(
                     update(NodeRow)
                     .where(NodeRow.swarm_id == node.swarm_id, NodeRow.node_id == node.node_id)
@@ -294,7 +300,7 @@ class Ingest:
                         exit_code=node.exit_code,
                     )
                 )
-            for swarm_id in batch.exited_swarms:
+            for swarm_id in sorted(batch.exited_swarms):
                 await self.on_exit_records(session, swarm_id)
         for node, last_seq, end_offset in batch.touched.values():
             node.committed_seq, node.committed_offset = last_seq, end_offset

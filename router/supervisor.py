@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from router.authority import Authority
-from router.ingest import node_status_event
+from router.ingest import lock_order, node_status_event
 from router.lifecycle import set_health, set_reason, transition
 from router.providers.base import JobState
 from router.store.outbox import add_event
@@ -66,7 +66,7 @@ class Supervisor:
         if not stale:
             return
         async with self.db.transaction() as session:
-            for node in stale:
+            for node in sorted(stale, key=lock_order):
                 node.stale = True
                 await session.execute(
                     update(NodeRow)
