@@ -8,8 +8,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 CODEX_VERSION := 0.169.0
+CLAUDE_VERSION := 2.1.197
 
-.PHONY: install codex run test lint unit integration slurm compose-check bench clean web-vendor
+.PHONY: install codex claude run test lint unit integration slurm compose-check bench clean web-vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +24,14 @@ install: $(STAMP)
 codex:
 	scripts/install_codex.sh $(CODEX_VERSION)
 
+## claude: the pinned Claude Code binary (npm, project-local under .tools/claude) for the claude runtime
+claude:
+	scripts/install_claude.sh $(CLAUDE_VERSION)
+
 ## run: router + mirror (+ web) in one process, SQLite, in-process bus, local provider, mock agents
 run: install
 	@scripts/install_codex.sh $(CODEX_VERSION) || echo "warning: codex is not installed; codex launches are refused until 'make codex' succeeds" >&2
+	@scripts/install_claude.sh $(CLAUDE_VERSION) || echo "warning: claude is not installed; claude launches are refused until 'make claude' succeeds" >&2
 	$(BIN)/codeswarm up
 
 ## lint: ruff and mypy over the whole tree
@@ -38,7 +44,7 @@ compose-check:
 	scripts/check_compose.sh
 
 ## test: lint, compose check, then every test (unit, integration, slurm, e2e)
-test: lint compose-check codex
+test: lint compose-check codex claude
 	$(BIN)/pytest -q -ra
 
 unit: install
