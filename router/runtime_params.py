@@ -12,10 +12,13 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import httpx
+
 from router.providers.base import ProviderConfig
 from services.node.errors import ConfigError
 from services.node.runtimes import RUNTIMES
 from services.node.runtimes.base import Param, validate_params
+from services.node.runtimes.chat_stream import api_root
 from services.protocol.views import LaunchField
 
 
@@ -38,7 +41,7 @@ def checked_runtime_params(
         values = validate_params(runtime, runtime_class.params_accepted, merged)
     except ConfigError as exc:
         raise RuntimeParamsError(str(exc)) from exc
-    key_name = values.get("env_key")
+    key_name = values.get(runtime_class.key_param)
     if key_name and not os.environ.get(str(key_name)):
         raise RuntimeParamsError(
             f"runtime {runtime!r} sends the model key from ${key_name}, which is not set in the router's environment"
@@ -52,10 +55,32 @@ def checked_runtime_params(
     return values
 
 
-def model_key(params: Mapping[str, Any]) -> str | None:
+def model_key(runtime: str, params: Mapping[str, Any]) -> str | None:
     """The model endpoint's key, from the router's environment (never stored)."""
-    key_name = params.get("env_key")
+    runtime_class = RUNTIMES.get(runtime)
+    key_name = params.get(runtime_class.key_param) if runtime_class else None
     return os.environ.get(str(key_name)) or None if key_name else None
+
+
+async def check_model_served(runtime: str, values: Mapping[str, Any], timeout_s: float = 5.0) -> None:
+    """For a runtime whose endpoint lists its models: the model must be one of them.  An endpoint the
+    router cannot reach proves nothing (compute nodes may see it when the router does not)."""
+    listing = RUNTIMES[runtime].model_listing
+    if listing is None or not values.get("base_url"):
+        return
+    url = api_root(str(values["base_url"])) + listing
+    key = model_key(runtime, values)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as client:
+            answer = await client.get(url, headers=headers)
+        served = [str(entry.get("id")) for entry in answer.json().get("data") or [] if isinstance(entry, dict)]
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return
+    if answer.status_code == 200 and served and values.get("model") not in served:
+        raise RuntimeParamsError(
+            f"model {values.get('model')!r} is not served at {url}; it serves: {', '.join(sorted(served))}"
+        )
 
 
 def _field(param: Param, default: Any) -> LaunchField:

@@ -243,6 +243,14 @@ def _restarted(params: Fields) -> Translated:
     return [(EventName.AGENT_WARNING, {"message": message, "code": "agentRestarted"})]
 
 
+def _trimmed(params: Fields) -> Translated:
+    message = (
+        f"{params.get('trimmed')} old tool output(s) cut to keep the conversation within the model's context "
+        f"window (about {params.get('estimatedTokens')} tokens now)"
+    )
+    return [(EventName.AGENT_WARNING, {"message": message, "code": "contextTrimmed"})]
+
+
 def _bad_line(params: Fields) -> Translated:
     message = f"the agent wrote a line Codeswarm cannot read ({params.get('error')}): {params.get('line')}"
     return [(EventName.AGENT_ERROR, {"message": message, "code": "badAgentLine"})]
@@ -279,6 +287,7 @@ RUNTIME_METHODS: dict[str, Callable[[Fields], Translated]] = {
     records.NODE_TURN_WATCHDOG: _watchdog,
     records.NODE_AGENT_RESTARTED: _restarted,
     records.NODE_BAD_AGENT_LINE: _bad_line,
+    records.NODE_CONTEXT_TRIMMED: _trimmed,
     records.NODE_APPROVAL_ANSWERED: _answered,
 }
 

@@ -10,7 +10,7 @@ from typing import Any
 from services.node.errors import ConfigError
 
 
-def _checked_target(workspace: Path, relpath: Any) -> Path:
+def checked_target(workspace: Path, relpath: Any) -> Path:
     """The file a bundle entry may write, or ConfigError naming the entry and why it is refused."""
     if not isinstance(relpath, str) or not relpath:
         raise ConfigError(f"bundle path {relpath!r} must be a non-empty string")
@@ -48,7 +48,7 @@ def write_bundle(workspace: str, bundle: dict[str, Any]) -> list[str]:
     root = Path(workspace).resolve()
     targets: list[tuple[str, Path, str]] = []
     for relpath, text in bundle.items():
-        target = _checked_target(root, relpath)
+        target = checked_target(root, relpath)
         if not isinstance(text, str):
             raise ConfigError(f"bundle entry {relpath!r} must be text, not {type(text).__name__}")
         targets.append((relpath, target, text))

@@ -60,6 +60,7 @@ NODE_TURN_ABORTED = "codeswarm/turnAborted"  # {turnId, message}: the turn ended
 NODE_TURN_WATCHDOG = "codeswarm/turnWatchdog"  # {turnId, idleS, message}: no progress; interrupting
 NODE_AGENT_RESTARTED = "codeswarm/agentRestarted"  # {attempt, threadId, resumed}
 NODE_BAD_AGENT_LINE = "codeswarm/badAgentLine"  # {line, error}: the agent wrote a line that is not JSON
+NODE_CONTEXT_TRIMMED = "codeswarm/contextTrimmed"  # {trimmed, estimatedTokens}: old tool outputs cut to fit
 NODE_APPROVAL_ANSWERED = "codeswarm/approvalAnswered"  # {callId, requestId, decision}: passed to the agent
 
 # `exit` record codes: 0 = stopped (signal or end of input), 1 = unexpected error, 2 = bad configuration.

@@ -21,102 +21,60 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.fake_http import FakeServer, SseStream, json_answer
 
 MARKER = re.compile(r"\[(run|escalate): (.+?)\]")
 
 
 @dataclass
-class RecordedRequest:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-@dataclass
-class FakeResponses:
+class FakeResponses(FakeServer):
     delay_s: float = 0.0  # between SSE events
     slow_delay_s: float = 0.25
     expected_key: str | None = None  # when set, another bearer key gets HTTP 401
-    requests: list[RecordedRequest] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _stopping: threading.Event = field(default_factory=threading.Event)
     _ids: Iterator[int] = field(default_factory=itertools.count)
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        return self._server.server_address[1]
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self) -> FakeResponses:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                fake.requests.append(RecordedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                fake._answer(self, body)
-
-            def do_GET(self) -> None:
-                self.send_error(404)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="fake-responses", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
     # -- answers -------------------------------------------------------------------------------------
 
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):06d}"
 
-    def _answer(self, handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+    def answer(self, handler: BaseHTTPRequestHandler, method: str, path: str, body: dict[str, Any]) -> None:
+        if method != "POST":
+            return json_answer(handler, 404, {"error": {"message": f"no {method} {path} here"}})
         if self.expected_key is not None and handler.headers.get("authorization") != f"Bearer {self.expected_key}":
             error = {
                 "message": "Incorrect API key provided.",
                 "type": "invalid_request_error",
                 "code": "invalid_api_key",
             }
-            return _plain_error(handler, 401, {"error": error})
+            return json_answer(handler, 401, {"error": error})
         items = body.get("input") or []
         text = newest_user_text(items)
         last = items[-1] if items else {}
         if "[http500]" in text:
-            return _plain_error(handler, 500, {"error": {"message": "fake internal error", "type": "server_error"}})
+            return json_answer(handler, 500, {"error": {"message": "fake internal error", "type": "server_error"}})
         if "[quota]" in text:
             error = {"message": "You exceeded your current quota.", "type": "insufficient_quota"}
-            return _plain_error(handler, 429, {"error": {**error, "code": "insufficient_quota"}})
-        stream = _Stream(handler, self.delay_s, self._stopping)
+            return json_answer(handler, 429, {"error": {**error, "code": "insufficient_quota"}})
+        stream = _Events(handler, self.delay_s, self.stopping)
         stream.begin()
         response_id = self._next_id("resp")
-        stream.send("response.created", {"response": {"id": response_id, "status": "in_progress", "output": []}})
+        stream.event("response.created", {"response": {"id": response_id, "status": "in_progress", "output": []}})
         if "[hang]" in text:
             stream.hold()
             return
         if "[fail]" in text:
             failure = {"id": response_id, "status": "failed", "error": {"code": "server_error", "message": "fake"}}
-            stream.send("response.failed", {"response": failure})
+            stream.event("response.failed", {"response": failure})
             return stream.end()
         pause = self.slow_delay_s if "[slow]" in text else 0.0
         marker = MARKER.search(text)
@@ -133,7 +91,7 @@ class FakeResponses:
             "output_tokens_details": {"reasoning_tokens": 12},
             "total_tokens": 1240,
         }
-        stream.send("response.completed", {"response": {"id": response_id, "status": "completed", "usage": usage}})
+        stream.event("response.completed", {"response": {"id": response_id, "status": "completed", "usage": usage}})
         stream.end()
 
     @staticmethod
@@ -144,55 +102,57 @@ class FakeResponses:
         prefix = "Steered: " if "[steered]" in text else "Answer: "
         return prefix + text
 
-    def _reasoning(self, stream: _Stream, summary: str, index: int, pause: float) -> None:
+    def _reasoning(self, stream: _Events, summary: str, index: int, pause: float) -> None:
         item_id = self._next_id("rs")
-        stream.send(
+        stream.event(
             "response.output_item.added",
             {"output_index": index, "item": {"type": "reasoning", "id": item_id, "summary": []}},
         )
         part = {"item_id": item_id, "output_index": index, "summary_index": 0}
-        stream.send("response.reasoning_summary_part.added", {**part, "part": {"type": "summary_text", "text": ""}})
+        stream.event("response.reasoning_summary_part.added", {**part, "part": {"type": "summary_text", "text": ""}})
         for piece in _pieces(summary, 4):
             stream.pause(pause)
-            stream.send("response.reasoning_summary_text.delta", {**part, "delta": piece})
-        stream.send("response.reasoning_summary_text.done", {**part, "text": summary})
-        stream.send("response.reasoning_summary_part.done", {**part, "part": {"type": "summary_text", "text": summary}})
+            stream.event("response.reasoning_summary_text.delta", {**part, "delta": piece})
+        stream.event("response.reasoning_summary_text.done", {**part, "text": summary})
+        stream.event(
+            "response.reasoning_summary_part.done", {**part, "part": {"type": "summary_text", "text": summary}}
+        )
         item = {"type": "reasoning", "id": item_id, "summary": [{"type": "summary_text", "text": summary}]}
-        stream.send("response.output_item.done", {"output_index": index, "item": item})
+        stream.event("response.output_item.done", {"output_index": index, "item": item})
 
-    def _message(self, stream: _Stream, text: str, index: int, pause: float) -> None:
+    def _message(self, stream: _Events, text: str, index: int, pause: float) -> None:
         item_id = self._next_id("msg")
         item: dict[str, Any] = {"type": "message", "id": item_id, "role": "assistant", "status": "in_progress"}
         item["content"] = []
-        stream.send("response.output_item.added", {"output_index": index, "item": item})
+        stream.event("response.output_item.added", {"output_index": index, "item": item})
         part = {"item_id": item_id, "output_index": index, "content_index": 0}
-        stream.send("response.content_part.added", {**part, "part": {"type": "output_text", "text": ""}})
+        stream.event("response.content_part.added", {**part, "part": {"type": "output_text", "text": ""}})
         for piece in _pieces(text, 8):
             stream.pause(pause)
-            stream.send("response.output_text.delta", {**part, "delta": piece})
-        stream.send("response.output_text.done", {**part, "text": text})
+            stream.event("response.output_text.delta", {**part, "delta": piece})
+        stream.event("response.output_text.done", {**part, "text": text})
         done_part: dict[str, Any] = {"type": "output_text", "text": text, "annotations": []}
-        stream.send("response.content_part.done", {**part, "part": done_part})
+        stream.event("response.content_part.done", {**part, "part": done_part})
         item = {**item, "status": "completed", "content": [done_part]}
-        stream.send("response.output_item.done", {"output_index": index, "item": item})
+        stream.event("response.output_item.done", {"output_index": index, "item": item})
 
-    def _command(self, stream: _Stream, command: str, escalate: bool, index: int) -> None:
+    def _command(self, stream: _Events, command: str, escalate: bool, index: int) -> None:
         item_id, call_id = self._next_id("fc"), self._next_id("call")
         arguments: dict[str, Any] = {"cmd": command, "yield_time_ms": 2000}
         if escalate:
             arguments |= {"sandbox_permissions": "require_escalated", "justification": f"Allow running {command}?"}
         text = json.dumps(arguments)
         item = {"type": "function_call", "id": item_id, "call_id": call_id, "name": "exec_command", "arguments": ""}
-        stream.send("response.output_item.added", {"output_index": index, "item": {**item, "status": "in_progress"}})
+        stream.event("response.output_item.added", {"output_index": index, "item": {**item, "status": "in_progress"}})
         for piece in _pieces(text, 3):
-            stream.send(
+            stream.event(
                 "response.function_call_arguments.delta", {"item_id": item_id, "output_index": index, "delta": piece}
             )
-        stream.send(
+        stream.event(
             "response.function_call_arguments.done", {"item_id": item_id, "output_index": index, "arguments": text}
         )
         done = {**item, "arguments": text, "status": "completed"}
-        stream.send("response.output_item.done", {"output_index": index, "item": done})
+        stream.event("response.output_item.done", {"output_index": index, "item": done})
 
 
 def newest_user_text(items: list[dict[str, Any]]) -> str:
@@ -208,52 +168,12 @@ def _pieces(text: str, parts: int) -> list[str]:
     return [text[a:b] for a, b in itertools.pairwise(cuts) if b > a]
 
 
-def _plain_error(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
-    data = json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("content-type", "application/json")
-    handler.send_header("content-length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
+class _Events(SseStream):
+    """The Responses API's events: each a named SSE event with its type and sequence number inside."""
 
+    sequence = 0
 
-class _Stream:
-    """One SSE answer with chunked transfer encoding."""
-
-    def __init__(self, handler: BaseHTTPRequestHandler, delay_s: float, stopping: threading.Event) -> None:
-        self.handler = handler
-        self.delay_s = delay_s
-        self.stopping = stopping
-        self.sequence = 0
-
-    def begin(self) -> None:
-        self.handler.send_response(200)
-        self.handler.send_header("content-type", "text/event-stream")
-        self.handler.send_header("transfer-encoding", "chunked")
-        self.handler.end_headers()
-
-    def pause(self, seconds: float) -> None:
-        if seconds > 0:
-            self.stopping.wait(seconds)
-
-    def send(self, event: str, data: dict[str, Any]) -> None:
-        self.pause(self.delay_s)
+    def event(self, event: str, data: dict[str, Any]) -> None:
         payload = {"type": event, "sequence_number": self.sequence, **data}
         self.sequence += 1
-        self._chunk(f"event: {event}\ndata: {json.dumps(payload)}\n\n".encode())
-
-    def _chunk(self, data: bytes) -> None:
-        try:
-            self.handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.handler.wfile.flush()
-        except OSError:
-            pass  # the client went away (e.g. an interrupted turn)
-
-    def hold(self) -> None:
-        """Send nothing more until the server stops (an endpoint that never answers)."""
-        deadline = time.monotonic() + 600
-        while not self.stopping.wait(0.2) and time.monotonic() < deadline:
-            pass
-
-    def end(self) -> None:
-        self._chunk(b"")
+        self.send(json.dumps(payload), event)

@@ -21,7 +21,7 @@ from services.node.records import NODE_APPROVAL_ANSWERED
 from services.node.runtimes import shapes
 from services.node.runtimes.approvals import ApprovalDesk, ApprovalError, PendingApproval
 from services.node.runtimes.commands import CommandRunner
-from services.node.runtimes.turn import Emit, Turn, TurnInterrupted
+from services.node.runtimes.turn import Emit, Turn, TurnFailed, TurnInterrupted
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,11 @@ def text(max_length: int, optional: bool = True) -> Callable[[Any], str | None]:
         return None if len(value) <= max_length else f"must be at most {max_length} characters"
 
     return check
+
+
+def optional(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    """The check, or None (not given) accepted."""
+    return lambda value: None if value is None else check(value)
 
 
 def integer(low: int, high: int) -> Callable[[Any], str | None]:
@@ -95,6 +100,8 @@ class Runtime(ABC):
     name: ClassVar[str]
     params_accepted: ClassVar[tuple[Param, ...]] = ()
     provider_params: ClassVar[tuple[str, ...]] = ()  # set by the provider's settings, never by a launch
+    key_param: ClassVar[str] = "env_key"  # the param naming the router's variable that holds the model key
+    model_listing: ClassVar[str | None] = None  # where base_url lists the models it serves, if it does
 
     def __init__(
         self,
@@ -175,6 +182,9 @@ class ScriptedRuntime(Runtime):
         except TurnInterrupted:
             self.approvals.drop_all()
             turn.finish("interrupted")
+        except TurnFailed as exc:
+            self.approvals.drop_all()
+            turn.finish("failed", str(exc))
         else:
             turn.finish("completed")
         finally:

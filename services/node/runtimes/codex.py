@@ -35,7 +35,7 @@ from services.node.records import (
 )
 from services.node.runtimes.approvals import PERMISSIONS_APPROVAL, ApprovalError, PendingApproval, offered_decisions
 from services.node.runtimes.appserver import AgentError, AppServer, Message
-from services.node.runtimes.base import Param, Runtime, choice, integer, number, text
+from services.node.runtimes.base import Param, Runtime, choice, integer, number, optional, text
 from services.node.runtimes.codex_home import write_codex_home
 
 APPROVAL_POLICIES = ("never", "on-request", "untrusted")
@@ -55,10 +55,6 @@ PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "TMPDIR
 CLIENT_INFO = {"name": "codeswarm", "title": "Codeswarm node program", "version": "1"}
 
 
-def _effort(value: Any) -> str | None:
-    return None if value is None else choice(REASONING_EFFORTS)(value)
-
-
 class AgentUnavailable(Exception):
     """codex cannot be (re)started; the node program ends with this reason."""
 
@@ -76,7 +72,13 @@ class CodexRuntime(Runtime):
             APPROVAL_POLICIES,
         ),
         Param("sandbox", "workspace-write", choice(SANDBOXES), "what commands may touch", SANDBOXES),
-        Param("reasoning_effort", None, _effort, "the model's reasoning effort", REASONING_EFFORTS),
+        Param(
+            "reasoning_effort",
+            None,
+            optional(choice(REASONING_EFFORTS)),
+            "the model's reasoning effort",
+            REASONING_EFFORTS,
+        ),
         Param("binary", None, text(4096, optional=False), "path of the codex binary on the node"),
         Param("base_url", None, text(2048, optional=False), "the Responses API endpoint, e.g. http://host:8000/v1"),
         Param("env_key", None, text(100), "the environment variable codex sends as the bearer key"),

@@ -16,6 +16,7 @@ Item = dict[str, Any]
 
 MODEL_CONTEXT_WINDOW = 128000
 COMMAND_APPROVAL = "item/commandExecution/requestApproval"
+FILE_CHANGE_APPROVAL = "item/fileChange/requestApproval"
 
 
 def now_ms() -> int:
@@ -39,6 +40,7 @@ def turn(
     items_view: str = "notLoaded",
     completed_at: int | None = None,
     duration_ms: int | None = None,
+    error: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A `turn` object; `started_at` / `completed_at` are in seconds, as codex writes them."""
     return {
@@ -47,7 +49,7 @@ def turn(
         "items": items or [],
         "itemsView": items_view,
         "status": status,
-        "error": None,
+        "error": error,
         "startedAt": started_at,
         "completedAt": completed_at,
         "durationMs": duration_ms,
@@ -119,6 +121,20 @@ def command_execution(
         "aggregatedOutput": output,
         "exitCode": exit_code,
         "durationMs": duration_ms,
+        "startedAtMs": started_ms,
+        "completedAtMs": completed_ms,
+    }
+
+
+def file_change(
+    item_id: str, path: str, kind: str, diff: str, status: str, started_ms: int, completed_ms: int | None
+) -> Item:
+    """A `fileChange` item: one file added or updated."""
+    return {
+        "type": "fileChange",
+        "id": item_id,
+        "changes": [{"path": path, "kind": {"type": kind}, "diff": diff}],
+        "status": status,
         "startedAtMs": started_ms,
         "completedAtMs": completed_ms,
     }
