@@ -44,7 +44,14 @@ PROJECT_CODEX = (
     Path(__file__).resolve().parents[2]
     / ".tools/codex/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex"
 )
-RUNTIME_DEFAULTS: dict[str, dict[str, Any]] = {"codex": {"binary": str(PROJECT_CODEX)}}
+# The claude binary `make claude` installs (the native ELF of the platform package).
+PROJECT_CLAUDE = (
+    Path(__file__).resolve().parents[2] / ".tools/claude/node_modules/@anthropic-ai/claude-code-linux-x64/claude"
+)
+RUNTIME_DEFAULTS: dict[str, dict[str, Any]] = {
+    "codex": {"binary": str(PROJECT_CODEX)},
+    "claude": {"binary": str(PROJECT_CLAUDE)},
+}
 
 DEFAULT_PROVIDERS: list[dict[str, Any]] = [
     {

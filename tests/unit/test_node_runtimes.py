@@ -230,7 +230,7 @@ def test_a_param_of_the_wrong_type_or_range_is_refused(tmp_path: Path, params: d
 
 def test_defaults_are_documented_values(tmp_path: Path) -> None:
     assert MockRuntime(str(tmp_path), Recorder()).params == {"tokens": 8, "delay_ms": 20}
-    assert set(RUNTIMES) == {"mock", "shell", "codex"}
+    assert set(RUNTIMES) == {"mock", "shell", "codex", "openai", "claude"}
 
 
 # -- interruption and commands ----------------------------------------------------------------------------------

@@ -1,0 +1,319 @@
+"""The claude runtime: Claude Code headless (`claude -p`, stream-json in and out), one process per node.
+
+The process stays up between turns: each injection is one user message on its stdin, and a turn ends
+with Claude's `result` line.  Claude's lines become codex-shaped items in the node (claude_items.py says
+why: items need the order of the stream to get an identity, and the router's translator works one
+record at a time), so the router, the durable transcript and the UI treat a claude node as a codex one.
+The node frames each turn itself (`turn/started`, `turn/completed`) and adds its `codeswarm/*` messages.
+
+- Approvals: with `--permission-prompt-tool stdio` Claude asks the node (`control_request` /
+  `can_use_tool`) before a tool it may not run on its own; the question goes to the user as an approval
+  request under the tool_use id and the answer goes back as a `control_response` (claude_launch.py maps
+  the approval policy onto Claude's permission mode).  Other control requests are refused at once.
+- Interrupt: a `control_request` `interrupt`; Claude ends the turn (`result` error_during_execution),
+  which is reported as an interrupted turn.  A command it was running never gets a result: it is closed
+  with `codeswarm/itemAbandoned`.
+- Steer: not supported (Claude would take the text as the next turn anyway); the program queues it.
+- Faults: when Claude exits mid-turn the turn ends failed with its reason; the next turn starts Claude
+  again (with back-off, at most `max_restarts` times in a row) with `--resume <session id>`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import uuid
+from typing import Any, ClassVar
+
+from services.node.errors import ConfigError
+from services.node.messages import Injection
+from services.node.records import NODE_AGENT_RESTARTED, NODE_BAD_AGENT_LINE, NODE_ITEM_ABANDONED, NODE_TURN_ABORTED
+from services.node.runtimes import shapes
+from services.node.runtimes.approvals import ApprovalError
+from services.node.runtimes.appserver import AgentError, AppServer, Message
+from services.node.runtimes.base import Param, Runtime, choice, integer, text
+from services.node.runtimes.claude_items import FILE_TOOLS, ClaudeItems, token_usage
+from services.node.runtimes.claude_launch import APPROVAL_POLICIES, command_line, environment
+
+COMMAND_APPROVAL = "item/commandExecution/requestApproval"
+FILE_CHANGE_APPROVAL = "item/fileChange/requestApproval"
+DECISIONS = ("accept", "decline", "cancel")
+WATCH_POLL_S = 0.1
+
+
+class AgentUnavailable(Exception):
+    """Claude cannot be (re)started; the node program ends with this reason."""
+
+
+class ClaudeProcess(AppServer):
+    """The child's stdio, one JSON object a line; Claude's lines are not JSON-RPC, so they are written as
+    they are (none of Claude's lines has a top-level `id`, so every one reaches `on_message`)."""
+
+    def send(self, message: Message) -> None:
+        self._write(message)
+
+
+class ClaudeRuntime(Runtime):
+    name = "claude"
+    provider_params = ("binary", "base_url", "env_key")  # where Claude is, its Messages API, the key's variable
+    params_accepted: ClassVar[tuple[Param, ...]] = (
+        Param("model", None, text(200), "the model Claude Code asks the endpoint for (Claude's default when unset)"),
+        Param(
+            "approval_policy",
+            "on-request",
+            choice(APPROVAL_POLICIES),
+            "when Claude asks before running a command or editing a file",
+            APPROVAL_POLICIES,
+        ),
+        Param("binary", None, text(4096, optional=False), "path of the claude binary on the node"),
+        Param("base_url", None, text(2048), "the Anthropic Messages API endpoint, e.g. http://host:8080"),
+        Param("env_key", None, text(100), "the router's environment variable holding the key (ANTHROPIC_API_KEY here)"),
+        Param("max_restarts", 3, integer(0, 20), "restarts of an exited Claude in a row before the node gives up"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.process: ClaudeProcess | None = None
+        self._state = threading.Lock()
+        self._items = ClaudeItems("", self.workspace, self._notify)
+        self._turn_done = threading.Event()  # set once the running turn's last message is written
+        self._ended = True  # the running turn's end is decided (under the lock, exactly once)
+        self._started_s = 0
+        self._started_monotonic = 0.0
+        self._interrupted = False  # the user (or a "cancel" answer) ended the running turn
+        self._session_used = False  # Claude saved the session (it read a message): --resume works
+        self._total: dict[str, int] | None = None
+        self._failures_in_a_row = 0
+        self._last_exit = ""
+
+    # -- starting -------------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        binary = str(self.params["binary"])
+        if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+            raise ConfigError(f"claude binary {binary!r} does not exist or is not executable on this node")
+        os.makedirs(self.home, mode=0o700, exist_ok=True)
+        self.thread_id = str(uuid.uuid4())  # Claude's session id, chosen here so a restart can resume it
+        self._items.thread_id = self.thread_id
+        try:
+            self._spawn()
+        except AgentError as exc:
+            raise ConfigError(f"claude did not start: {exc}") from exc
+        return self.thread_id
+
+    def _spawn(self) -> ClaudeProcess:
+        argv = command_line(self.params, self.system_prompt, self.thread_id, resume=self._session_used)
+        self.process = ClaudeProcess(
+            argv,
+            cwd=self.workspace,
+            env=environment(self.params, self.home, self.secret),
+            on_message=self._on_message,
+            on_bad_line=self._on_bad_line,
+            on_exit=self._on_exit,
+        )
+        return self.process
+
+    def _ensure_process(self) -> ClaudeProcess:
+        """The running Claude, started again (session resumed) if it exited; AgentUnavailable past the bound."""
+        if self.process is not None and self.process.alive:
+            return self.process
+        if self._failures_in_a_row >= int(self.params["max_restarts"]):
+            raise AgentUnavailable(
+                f"claude exited {self._failures_in_a_row} times in a row; giving up. Last: {self._last_exit}"
+            )
+        self._failures_in_a_row += 1
+        if self.stopping.wait(min(2 ** (self._failures_in_a_row - 1) * 0.5, 30.0)):
+            raise AgentUnavailable("the node program is stopping")
+        resumed = self._session_used
+        try:
+            process = self._spawn()
+        except AgentError as exc:
+            raise AgentUnavailable(f"claude cannot be started again: {exc}") from exc
+        params = {"attempt": self._failures_in_a_row, "threadId": self.thread_id, "resumed": resumed}
+        self.emit(self.turn_injection_id, {"method": NODE_AGENT_RESTARTED, "params": params})
+        return process
+
+    # -- what Claude writes (reader thread) ------------------------------------------------------------
+
+    def _notify(self, method: str, params: dict[str, Any]) -> None:
+        self.emit(self.turn_injection_id, shapes.notification(method, params))
+
+    def _on_message(self, line: Message) -> None:
+        kind = line.get("type")
+        if kind == "system" and line.get("subtype") == "init":
+            self._session_used = True
+        elif kind == "control_request":
+            self._on_control_request(line)
+        elif self.turn_injection_id is None or self._ended:
+            return  # between turns Claude says nothing the user needs (answers to our control requests)
+        elif kind == "result":
+            self._on_result(line)
+        else:
+            self._items.feed(line)
+
+    def _on_result(self, result: Message) -> None:
+        usage = token_usage(result, self._total)
+        self._total = usage["total"]
+        self._notify("thread/tokenUsage/updated", {**self._ids(), "tokenUsage": usage})
+        if self._interrupted:
+            self._end("interrupted")
+        elif result.get("is_error"):
+            message = str(result.get("result") or result.get("subtype") or "Claude reported an error")
+            error = {"message": message, "codexErrorInfo": result.get("api_error_status") or result.get("subtype")}
+            self._notify("error", {"error": error, "willRetry": False, **self._ids()})
+            self._end("failed", message)
+        else:
+            self._end("completed")
+
+    def _on_control_request(self, line: Message) -> None:
+        request = line.get("request") or {}
+        request_id = str(line.get("request_id"))
+        if request.get("subtype") != "can_use_tool" or self.turn_injection_id is None:
+            refusal = f"Codeswarm cannot answer {request.get('subtype')!r} requests"
+            self._send(
+                {
+                    "type": "control_response",
+                    "response": {"subtype": "error", "request_id": request_id, "error": refusal},
+                }
+            )
+            return
+        call_id = str(request.get("tool_use_id") or shapes.new_id("toolu_"))
+        tool, arguments = str(request.get("tool_name")), request.get("input") or {}
+        method = FILE_CHANGE_APPROVAL if tool in FILE_TOOLS else COMMAND_APPROVAL
+        command = arguments.get("command") if tool == "Bash" else f"{tool} {arguments.get('file_path') or arguments}"
+        self.approvals.open(call_id, request_id, method, DECISIONS, arguments)
+        params = {
+            **self._ids(),
+            "itemId": call_id,
+            "command": command,
+            "cwd": self.workspace,
+            "reason": request.get("description"),
+            "availableDecisions": list(DECISIONS),
+        }
+        self.emit(self.turn_injection_id, {"method": method, "id": request_id, "params": params})
+
+    def _on_bad_line(self, line: str, error: str) -> None:
+        self.emit(self.turn_injection_id, {"method": NODE_BAD_AGENT_LINE, "params": {"line": line, "error": error}})
+
+    def _on_exit(self, reason: str) -> None:
+        self._last_exit = reason
+        self._end("failed", reason, aborted=True)
+
+    def _ids(self) -> dict[str, str]:
+        return {"threadId": self.thread_id, "turnId": self._items.turn_id}
+
+    def _end(self, status: str, message: str | None = None, aborted: bool = False) -> None:
+        """End the running turn once: close its open items, then `turn/completed` (or, when Claude exited,
+        `codeswarm/turnAborted`, which the router reads as a failed turn)."""
+        with self._state:
+            injection_id = self.turn_injection_id
+            if injection_id is None or self._ended:
+                return
+            self._ended = True
+        self.approvals.drop_all()
+        for item in self._items.open_items():
+            self.emit(injection_id, {"method": NODE_ITEM_ABANDONED, "params": {"item": item, "status": status}})
+        if aborted:
+            params = {"turnId": self._items.turn_id, "message": message}
+            self.emit(injection_id, {"method": NODE_TURN_ABORTED, "params": params})
+        else:
+            self._completed(injection_id, status, message)
+        self._turn_done.set()
+
+    def _completed(self, injection_id: str, status: str, message: str | None) -> None:
+        idle = {"threadId": self.thread_id, "status": {"type": "idle"}}
+        self.emit(injection_id, shapes.notification("thread/status/changed", idle))
+        turn = shapes.turn(
+            self._items.turn_id,
+            status,
+            self._started_s,
+            completed_at=int(time.time()),
+            duration_ms=int((time.monotonic() - self._started_monotonic) * 1000),
+        )
+        turn["error"] = {"message": message} if message else None
+        self.emit(injection_id, shapes.notification("turn/completed", {"threadId": self.thread_id, "turn": turn}))
+
+    # -- turns (worker thread) -------------------------------------------------------------------------
+
+    def run_turn(self, injection: Injection) -> None:
+        with self._state:
+            self.turn_injection_id = injection.injection_id
+            self._items.begin(shapes.new_id())
+            self._interrupted = False
+            self._started_s, self._started_monotonic = int(time.time()), time.monotonic()
+            self._ended = False
+            self._turn_done.clear()
+        self.running.set()
+        try:
+            self._play(injection)
+        finally:
+            self.running.clear()
+            with self._state:
+                self.turn_injection_id = None
+
+    def _play(self, injection: Injection) -> None:
+        try:
+            process = self._ensure_process()
+        except AgentUnavailable as exc:
+            self._end("failed", str(exc), aborted=True)
+            raise
+        self._notify(
+            "thread/status/changed", {"threadId": self.thread_id, "status": {"type": "active", "activeFlags": []}}
+        )
+        self._notify(
+            "turn/started",
+            {"threadId": self.thread_id, "turn": shapes.turn(self._items.turn_id, "inProgress", self._started_s)},
+        )
+        message = {"role": "user", "content": [{"type": "text", "text": injection.content}]}
+        with contextlib.suppress(AgentError):  # Claude is gone: its exit ends the turn
+            process.send({"type": "user", "session_id": self.thread_id, "message": message, "parent_tool_use_id": None})
+        while not self._turn_done.wait(WATCH_POLL_S):
+            if self.stopping.is_set():
+                return
+        if process.alive:
+            self._failures_in_a_row = 0  # the bound counts restarts in a row, without a turn between
+
+    # -- from other threads ----------------------------------------------------------------------------
+
+    def _send(self, message: Message) -> bool:
+        process = self.process
+        if process is None:
+            return False
+        try:
+            process.send(message)
+        except AgentError:
+            return False
+        return True
+
+    def interrupt(self) -> bool:
+        if not self.running.is_set() or self._ended:
+            return False
+        self._interrupted = self._items.interrupted = True
+        request = {"type": "control_request", "request_id": shapes.new_id(), "request": {"subtype": "interrupt"}}
+        return self._send(request)
+
+    def resolve_approval(self, call_id: str, decision: str) -> str | None:
+        try:
+            pending = self.approvals.answer(call_id, decision)
+        except ApprovalError as exc:
+            return str(exc)
+        if decision == "accept":
+            answer: dict[str, Any] = {"behavior": "allow", "updatedInput": pending.details}
+        else:
+            self._items.declined.add(call_id)
+            if decision == "cancel":
+                self._interrupted = self._items.interrupted = True
+            answer = {"behavior": "deny", "message": "The user declined this.", "interrupt": decision == "cancel"}
+        response = {"subtype": "success", "request_id": pending.request_id, "response": answer}
+        if not self._send({"type": "control_response", "response": response}):
+            return "claude is not running"
+        self.announce_answer(pending, decision)
+        return None
+
+    def stop(self) -> None:
+        super().stop()
+        process = self.process
+        if process is not None:
+            process.close()
