@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from router.providers.registry import PROJECT_CODEX
+from router.providers.registry import PROJECT_CLAUDE, PROJECT_CODEX
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +15,11 @@ def codex_binary() -> Path:
     if not PROJECT_CODEX.is_file():
         pytest.fail(f"the codex binary is missing at {PROJECT_CODEX}: run `make codex` (make test does)")
     return PROJECT_CODEX
+
+
+@pytest.fixture(scope="session")
+def claude_binary() -> Path:
+    """The Claude Code the project installs (`make claude`, which `make test` runs first)."""
+    if not PROJECT_CLAUDE.is_file():
+        pytest.fail(f"the claude binary is missing at {PROJECT_CLAUDE}: run `make claude` (make test does)")
+    return PROJECT_CLAUDE
