@@ -55,7 +55,7 @@ class Client:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.seen: list[tuple[float, str, dict[str, Any]]] = []
+        self.seen: list[tuple[float, str, dict[str, Any], str]] = []  # (read at, event, data, envelope timestamp)
         self.changed = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -74,14 +74,15 @@ class Client:
                 elif line.startswith("data:"):
                     data += line[5:].strip()
                 elif not line and data:
-                    self.seen.append((time.time(), name, json.loads(data)["data"]))
+                    envelope = json.loads(data)
+                    self.seen.append((time.time(), name, envelope["data"], envelope.get("timestamp") or ""))
                     self.changed.set()
                     name, data = "", ""
 
     async def first(self, name: str, within: float = 60, **match: Any) -> tuple[float, dict[str, Any]]:
         deadline = time.monotonic() + within
         while True:
-            for at, seen_name, data in self.seen:
+            for at, seen_name, data, _ in self.seen:
                 if seen_name == name and all(data.get(k) == v for k, v in match.items()):
                     return at, data
             self.changed.clear()
