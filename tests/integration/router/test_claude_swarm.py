@@ -1,0 +1,114 @@
+"""Claude swarms end to end: the real Claude Code on the local provider, a fake Anthropic Messages API, a
+router process on Postgres and Redis and the mirror in front of it: launch, stream, a real command,
+usage, and a durable transcript equal to what streamed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mirror.app import create_app
+from mirror.testing import serve
+from services.settings import Settings
+from tests.integration.router.test_codex_swarm import Stream
+from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.router_process import BusReader, RouterProcess, all_idle, wait_swarm
+
+KEY_VAR = "CODESWARM_TEST_ANTHROPIC_KEY"
+KEY = "sk-ant-test-0123456789"
+TURN_S = 120  # Claude Code takes seconds per model round trip on a loaded machine
+
+
+@pytest.fixture
+def fake_anthropic() -> Iterator[FakeAnthropic]:
+    fake = FakeAnthropic().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def claude_router(
+    start_router: Callable[..., RouterProcess], tmp_path: Path, fake_anthropic: FakeAnthropic, claude_binary: Path
+) -> RouterProcess:
+    providers = tmp_path / "providers.toml"
+    providers.write_text(
+        f"""
+[[providers]]
+id = "local"
+backend = "local"
+runtimes = ["mock", "claude"]
+
+[runtimes.claude]
+base_url = "{fake_anthropic.base_url}"
+env_key = "{KEY_VAR}"
+
+[prices."fake-model"]
+input = 3.0
+cached_input = 0.3
+output = 15.0
+"""
+    )
+    return start_router(CODESWARM_PROVIDERS_FILE=str(providers), **{KEY_VAR: KEY})
+
+
+@pytest.fixture
+async def mirror(claude_router: RouterProcess, tmp_path: Path, redis_url: str, redis_prefix: str) -> AsyncIterator[str]:
+    settings = Settings(
+        home=tmp_path / "mirror",
+        bus="redis",
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        router_url=claude_router.url,
+        reconcile_interval_s=1.0,
+        delta_coalesce_ms=0,
+    )
+    async with serve(create_app(settings)) as url:
+        yield url
+
+
+async def launch_claude(http: httpx.AsyncClient, nodes: int, **params: Any) -> dict[str, Any]:
+    body = {"nodes": nodes, "runtime": "claude", "runtime_params": {"model": "fake-model", **params}}
+    launched = await http.post("/v1/swarms", json=body)
+    assert launched.status_code == 202, launched.text
+    return await wait_swarm(http, launched.json()["swarm_id"], all_idle, TURN_S)
+
+
+async def test_a_claude_swarm_answers_runs_a_command_and_reports_usage_durably(
+    claude_router: RouterProcess, mirror: str, bus: BusReader, fake_anthropic: FakeAnthropic
+) -> None:
+    async with httpx.AsyncClient(base_url=mirror, timeout=15) as http, Stream(mirror) as stream:
+        swarm = await launch_claude(http, 2, approval_policy="never")
+        swarm_id = swarm["swarm_id"]
+        prompt = "Show where you are [bash: pwd && echo done > done.txt]"
+        injected = await http.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": "all", "content": prompt})
+        assert injected.status_code == 202, injected.text
+        await stream.wait("turn_complete", within=TURN_S, count=2, swarm_id=swarm_id)
+        for node_id in (0, 1):
+            mine = {"swarm_id": swarm_id, "node_id": node_id}
+            [started] = stream.of("command_started", **mine)
+            [command] = stream.of("command_completed", **mine)
+            assert started["call_id"] == command["call_id"] and "pwd" in command["command"]
+            assert command["exit_code"] == 0 and command["output"].endswith(f"node_0{node_id}")
+            streamed = "".join(d["delta"] for d in stream.of("assistant_delta", **mine))
+            assert streamed == f"Ran it. Output: {command['output']}"
+            [usage] = stream.of("usage", **mine)
+            assert usage["last"]["totalTokens"] > 0 and usage["model"] == "fake-model" and usage["cost_usd"] > 0
+            assert stream.of("turn_complete", **mine)[0]["status"] == "completed"
+            # the durable transcript (Postgres, through the mirror) says what streamed
+            [turn] = (await http.get(f"/v1/swarms/{swarm_id}/nodes/{node_id}/turns")).json()["turns"]
+            assert turn["status"] == "completed" and turn["prompt"] == prompt and turn["assistant"] == streamed
+            assert [(c["call_id"], c["exit_code"], c["output"]) for c in turn["commands"]] == [
+                (command["call_id"], 0, command["output"])
+            ]
+            assert turn["usage"] == {"total": usage["total"], "last": usage["last"]}
+        nodes = (await http.get(f"/v1/swarms/{swarm_id}")).json()["nodes"]
+        assert [n["status"] for n in nodes] == ["idle", "idle"]
+    assert {request.headers["x-api-key"] for request in fake_anthropic.requests} == {KEY}
+    await bus.poll()
+    published = json.dumps([envelope for _, envelope in bus.entries])
+    assert KEY not in published and KEY not in claude_router.log_tail()
