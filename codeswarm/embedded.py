@@ -305,5 +305,10 @@ def run_from_cli(*, mirror: bool = True, web: bool = True, log_level: str = "war
     except EmbeddedError as exc:
         print(f"codeswarm up: error: {exc}", file=sys.stderr)
         return 1
+    from codeswarm.still_running import still_running_note  # the router's store: only once it ran
+
+    note = still_running_note(settings)
+    if note is not None:
+        print(note, file=sys.stderr, flush=True)
     print("codeswarm up: stopped", flush=True)
     return 0

@@ -268,6 +268,7 @@ class Authority:
             system_prompt=swarm.system_prompt,
             agents_bundle=swarm.agents_bundle,
             secret=model_key(swarm.runtime, swarm.runtime_params or {}),
+            orphan_after_s=self.settings.node_orphan_after_s,
         )
 
     async def _progress(self, swarm_id: str, phase: str, message: str) -> None:

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
 
     # lifecycle
     heartbeat_interval_s: float = Field(2.0, gt=0)
+    node_orphan_after_s: float = Field(
+        600.0,
+        gt=0,
+        description="A node program whose outbox was deleted, or that cannot write its heartbeat, for this "
+        "long exits on its own (its mailbox and workspace were removed: nobody can reach it any more).",
+    )
     stale_after_missed: int = Field(3, ge=1)
     terminated_ttl_s: float = Field(900.0, ge=0, description="How long ended swarms stay visible.")
     terminate_grace_s: float = Field(10.0, ge=0)

@@ -48,6 +48,7 @@ class LaunchSpec:
     system_prompt: str | None = None
     agents_bundle: dict[str, str] | None = None
     secret: str | None = field(default=None, repr=False)  # the model key; only ever in a 0600 control file
+    orphan_after_s: float | None = None  # the node program exits once orphaned this long (None: its default)
 
 
 class LaunchRejected(Exception):

@@ -34,6 +34,8 @@ def node_arguments(
         args += ["--bundle-file", f"{control_dir}/bundle.json"]
     if spec.secret:
         args += ["--secret-dir", control_dir]
+    if spec.orphan_after_s is not None:
+        args += ["--orphan-after-s", f"{spec.orphan_after_s:g}"]
     return args
 
 

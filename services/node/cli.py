@@ -26,6 +26,7 @@ class NodeOptions:
     system_prompt_file: str | None
     bundle_file: str | None
     secret_dir: str | None = None
+    orphan_after_s: float = 600.0  # outbox gone or heartbeat unwritable this long: exit (nobody can reach us)
 
 
 def _positive_float(text: str) -> float:
@@ -62,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--runtime", default="mock", help="agent runtime: mock, shell or codex (default: mock)")
     parser.add_argument("--runtime-params", default="{}", help="JSON object of runtime parameters")
     parser.add_argument("--heartbeat-s", type=_positive_float, default=2.0, help="heartbeat interval (default 2.0)")
+    parser.add_argument(
+        "--orphan-after-s",
+        type=_positive_float,
+        default=600.0,
+        help="exit once the outbox was deleted, or no heartbeat could be written, for this long (default 600)",
+    )
     parser.add_argument("--system-prompt-file", help="text file with the system prompt")
     parser.add_argument("--bundle-file", help="JSON object {relative path: text} written into the workspace first")
     parser.add_argument(
@@ -93,4 +100,5 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> NodeOp
         system_prompt_file=args.system_prompt_file,
         bundle_file=args.bundle_file,
         secret_dir=args.secret_dir,
+        orphan_after_s=args.orphan_after_s,
     )

@@ -40,6 +40,7 @@ class Outbox:
     """Appends records with a per-node `seq` that continues from what the file already holds."""
 
     def __init__(self, path: str, job_id: str, node_id: int) -> None:
+        self.path = path
         self.job_id = job_id
         self.node_id = node_id
         self.previous: OutboxState = read_outbox_state(path)
@@ -48,6 +49,16 @@ class Outbox:
             _write_all(self._fd, b"\n")  # end a line torn by a crash, so the next record starts clean
         self._seq = self.previous.last_seq
         self._lock = threading.Lock()
+
+    def gone(self) -> bool:
+        """True when the file this outbox appends to was deleted or replaced (nobody reads it any more)."""
+        with self._lock:
+            if self._fd is None:
+                return False
+            try:
+                return os.stat(self.path).st_ino != os.fstat(self._fd).st_ino
+            except FileNotFoundError:
+                return True
 
     @property
     def resumed(self) -> bool:

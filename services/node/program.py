@@ -163,8 +163,25 @@ class NodeProgram:
             self._failure = f"unexpected error in the {name} thread: {type(exc).__name__}: {exc}"
 
     def _beat(self) -> None:
+        """Heartbeats; a node nobody can reach any more (its outbox deleted, or no heartbeat written) for
+        orphan_after_s exits on its own rather than run idle forever."""
+        reachable_at = time.monotonic()
         while not self._stopping.wait(self.options.heartbeat_s):
+            problem = self._orphaned()
+            if problem is None:
+                reachable_at = time.monotonic()
+            elif time.monotonic() - reachable_at >= self.options.orphan_after_s:
+                self.request_stop(f"orphaned: {problem} for {self.options.orphan_after_s:g} s")
+                return
+
+    def _orphaned(self) -> str | None:
+        if self.outbox.gone():
+            return f"the outbox {self.outbox.path} was deleted"
+        try:
             self.outbox.write(KIND_HEARTBEAT, {})
+        except OSError as exc:
+            return f"cannot write a heartbeat ({exc})"
+        return None
 
     def _work(self) -> None:
         runtime = self.runtime
