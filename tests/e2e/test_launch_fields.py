@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from playwright.sync_api import Page, Request, expect
 
 from tests.e2e.embedded_process import EmbeddedProcess, start_embedded
@@ -34,13 +36,28 @@ base = "/shared/alice/codeswarm"
 [providers.defaults]
 partition = "debug"
 time = "02:00:00"
+
+[[providers]]
+id = "badkey"
+backend = "slurm"
+label = "A cluster with an unusable key"
+runtimes = ["mock"]
+host = "127.0.0.1"
+port = 1
+user = "alice"
+key_file = "{home}/not_a_key"
+known_hosts = "{home}/known_hosts"
+base = "/shared/alice/codeswarm"
 """
 
 
 @pytest.fixture(scope="module")
 def with_slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedProcess]:
     home = tmp_path_factory.mktemp("codeswarm-home")
-    (home / "id_ed25519").write_text("not a key: the login node is never reached\n")
+    key = Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption())
+    (home / "id_ed25519").write_bytes(key)  # a real key, for a login node that never answers (port 1)
+    (home / "id_ed25519").chmod(0o600)
+    (home / "not_a_key").write_text("not a key\n")
     (home / "known_hosts").write_text("")
     (home / "providers.toml").write_text(PROVIDERS.format(home=home))
     running = start_embedded(home, {"CODESWARM_PROVIDERS_FILE": str(home / "providers.toml")})
@@ -78,3 +95,15 @@ def test_launch_fields_have_defaults_and_patterns(page: Page, with_slurm: Embedd
     expect(row.locator(".row-status")).to_have_text("launching")
     expect(row.locator(".row-progress")).to_contain_text("retrying")
     assert len(launches) == 1  # only the valid form was sent
+
+
+def test_a_launch_the_router_rejects_later_names_its_alias(page: Page, with_slurm: EmbeddedProcess) -> None:
+    open_ui(page, with_slurm.web_url)
+    page.click("#new-swarm")
+    page.select_option("#launch-provider", "badkey")
+    page.fill("#launch-alias", "e2e-bad-key")
+    page.click("#launch-submit")  # accepted (202), then rejected by the router: command_rejected
+    banner = page.locator(".banner", has_text='Launch of "e2e-bad-key" rejected')
+    expect(banner).to_contain_text("key_file")
+    expect(page.locator("#swarm-list .swarm-row", has_text="e2e-bad-key")).to_have_count(0)
+    expect(page.locator("#swarm-list .ghost")).to_have_count(0)

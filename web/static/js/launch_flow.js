@@ -22,6 +22,8 @@ export class LaunchFlow {
     this.sent = 0;
     this.pending = new Map(); // swarm_id → { ghost, alias }: accepted, not yet described
     this.phases = new Map(); // swarm_id → latest progress text
+    this.names = new Map(); // swarm_id → alias, kept after the swarm is gone (a rejection names it)
+    this.refused = new Set(); // swarm ids whose rejection came before the launch's own answer
   }
 
   show(visible) {
@@ -51,8 +53,13 @@ export class LaunchFlow {
       if (error.isAuth) this.app.failed(error);
       return;
     }
+    if (this.refused.has(answer.swarm_id)) {
+      this.app.list.dropGhost(ghost); // the rejection's banner, naming the swarm, is up already
+      return;
+    }
     this.app.list.ghost(ghost, alias, "accepted: launching…");
     this.pending.set(answer.swarm_id, { ghost, alias });
+    this.names.set(answer.swarm_id, alias);
     if (this.app.store.get(answer.swarm_id)) this.described(this.app.store.get(answer.swarm_id));
   }
 
@@ -72,6 +79,7 @@ export class LaunchFlow {
 
   // The router described the swarm: its row replaces the ghost, and the page shows it.
   described(swarm) {
+    if (swarm.alias) this.names.set(swarm.swarm_id, swarm.alias);
     const pending = this.pending.get(swarm.swarm_id);
     if (!pending) return;
     this.pending.delete(swarm.swarm_id);
@@ -81,13 +89,13 @@ export class LaunchFlow {
 
   rejected(data) {
     const pending = this.pending.get(data.swarm_id);
-    const swarm = this.app.store.get(data.swarm_id);
-    const alias = (pending && pending.alias) || (swarm && (swarm.alias || swarm.swarm_id)) || data.swarm_id;
+    const alias = this.names.get(data.swarm_id) || data.swarm_id;
     if (pending) {
       this.pending.delete(data.swarm_id);
       this.app.list.dropGhost(pending.ghost);
     }
     this.phases.delete(data.swarm_id);
+    this.refused.add(data.swarm_id);
     this.app.banners.error(`Launch of "${alias}" rejected: ${data.reason ?? "no reason given"}`, `launch-${data.swarm_id}`);
   }
 }
