@@ -1,6 +1,6 @@
 """Claude swarms end to end: the real Claude Code on the local provider, a fake Anthropic Messages API, a
 router process on Postgres and Redis and the mirror in front of it: launch, stream, a real command,
-usage, and a durable transcript equal to what streamed."""
+usage, a durable transcript equal to what streamed, approvals through REST, interrupt."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from services.settings import Settings
 from tests.integration.router.test_codex_swarm import Stream
 from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.router_process import BusReader, RouterProcess, all_idle, wait_swarm
+from tests.support.servers import wait_until_async
 
 KEY_VAR = "CODESWARM_TEST_ANTHROPIC_KEY"
 KEY = "sk-ant-test-0123456789"
@@ -112,3 +113,45 @@ async def test_a_claude_swarm_answers_runs_a_command_and_reports_usage_durably(
     await bus.poll()
     published = json.dumps([envelope for _, envelope in bus.entries])
     assert KEY not in published and KEY not in claude_router.log_tail()
+
+
+async def test_claude_approvals_are_answered_through_rest_and_a_waiting_turn_is_interrupted(
+    claude_router: RouterProcess, mirror: str, fake_anthropic: FakeAnthropic
+) -> None:
+    async with httpx.AsyncClient(base_url=mirror, timeout=15) as http, Stream(mirror) as stream:
+        swarm = await launch_claude(http, 2, approval_policy="untrusted")
+        swarm_id = swarm["swarm_id"]
+        for node_id, name in ((0, "yes"), (1, "no")):
+            content = f"[bash: touch {name}.txt]"
+            await http.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": node_id, "content": content})
+        asked = await stream.wait("exec_approval_required", within=TURN_S, count=2, swarm_id=swarm_id)
+        by_node = {a["node_id"]: a for a in asked}
+        assert by_node[0]["command"] == "touch yes.txt" and by_node[0]["available_decisions"] == [
+            "accept",
+            "decline",
+            "cancel",
+        ]
+        for node_id, decision in ((0, "accept"), (1, "decline")):
+            url = f"/v1/swarms/{swarm_id}/approvals/{by_node[node_id]['call_id']}"
+            answered = await http.post(url, json={"node_id": node_id, "decision": decision})
+            assert answered.status_code == 202, answered.text
+        await stream.wait("turn_complete", within=TURN_S, count=2, swarm_id=swarm_id)
+        [accepted] = stream.of("command_completed", swarm_id=swarm_id, node_id=0)
+        [declined] = stream.of("command_completed", swarm_id=swarm_id, node_id=1)
+        assert accepted["call_id"] == by_node[0]["call_id"] and accepted["status"] == "completed"
+        assert declined["call_id"] == by_node[1]["call_id"] and declined["status"] == "declined"
+        [turn] = (await http.get(f"/v1/swarms/{swarm_id}/nodes/0/turns")).json()["turns"]
+        assert [(a["status"], a["decision"]) for a in turn["approvals"]] == [("resolved", "accept")]
+
+        waiting = await http.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": "all", "content": "[hang]"})
+        hung = [i["injection_id"] for i in waiting.json()["injections"]]
+        await wait_until_async(
+            lambda: fake_anthropic.user_texts().count("[hang]") == 2, TURN_S, "both model requests to hang"
+        )
+        interrupted = await http.post(f"/v1/swarms/{swarm_id}/interrupt", json={"nodes": "all"})
+        assert interrupted.status_code == 202, interrupted.text
+        for injection_id in hung:
+            [done] = await stream.wait("turn_complete", within=TURN_S, injection_id=injection_id)
+            assert done["status"] == "interrupted"
+        turns = (await http.get(f"/v1/swarms/{swarm_id}/nodes/1/turns")).json()["turns"]
+        assert [t["status"] for t in turns] == ["completed", "interrupted"]
