@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from services.node.records import agent_home_path, secret_name
-from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_anthropic import WRITTEN, FakeAnthropic
 from tests.support.node_process import Node, Record, wait_for
 
 KEY = "sk-ant-test-0123456789"
@@ -135,6 +135,34 @@ def test_a_real_command_runs_in_the_workspace_with_its_output_and_exit_code(
     assert turn_status(node, failed) == "completed"
     [command] = completed_items(node, failed, "commandExecution")
     assert (command["exitCode"], command["aggregatedOutput"], command["status"]) == (3, "oops", "failed")
+
+
+def test_a_file_written_by_claude_is_a_file_change(
+    new_node: Callable[..., Node], claude_binary: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    node, _ = start_claude(new_node(), claude_binary, fake_anthropic)
+    hello(node)
+    target = node.workspace / "notes.txt"
+    injection = node.inject(f"[write: {target}]")
+    assert turn_status(node, injection) == "completed"
+    assert target.read_text() == WRITTEN
+    [change] = completed_items(node, injection, "fileChange")
+    assert change["status"] == "completed" and change["changes"][0]["path"] == str(target)
+    assert change["changes"][0]["kind"] == {"type": "add"}
+
+
+def test_on_request_asks_before_a_command_that_is_not_read_only(
+    new_node: Callable[..., Node], claude_binary: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    node, _ = start_claude(new_node(), claude_binary, fake_anthropic, approval_policy="on-request")
+    hello(node)
+    injection = node.inject("[bash: python3 -c 'print(6 * 7)']")
+    request = approval_request(node, injection)
+    line = {"type": "approval", "call_id": request["params"]["itemId"], "decision": "accept"}
+    node.append_inbox(json.dumps(line).encode() + b"\n")
+    assert turn_status(node, injection) == "completed"
+    [command] = completed_items(node, injection, "commandExecution")
+    assert (command["exitCode"], command["aggregatedOutput"]) == (0, "42")
 
 
 def test_a_model_error_fails_the_turn_with_the_endpoints_message(

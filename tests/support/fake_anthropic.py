@@ -6,6 +6,7 @@ message), so one server serves every scenario:
 - plain text             → the answer ``Answer: <text>`` as text deltas
 - ``[bash: CMD]``        → a `Bash` tool_use with ``{"command": CMD}``; once its tool_result comes
                            back, the answer ``Ran it. Output: <the result's last line>``
+- ``[write: PATH]``      → a `Write` tool_use of ``WRITTEN`` to PATH (absolute), then the same answer
 - ``[error]``            → HTTP 400 ``invalid_request_error`` (Claude Code does not retry it)
 - ``[slow]``             → the plain answer with ``slow_delay_s`` between deltas
 - ``[hang]``             → headers and ``message_start``, then nothing until the server stops
@@ -27,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 BASH = re.compile(r"\[bash: (.+?)\]")
+WRITE = re.compile(r"\[write: (.+?)\]")
+WRITTEN = "written by the fake model\n"
 INPUT_TOKENS = 900
 CACHE_READ_TOKENS = 100
 OUTPUT_TOKENS = 30
@@ -118,9 +121,14 @@ class FakeAnthropic:
         if "[hang]" in text:
             stream.hold()
             return
-        command = BASH.search(text)
+        command, write = BASH.search(text), WRITE.search(text)
         if result is None and command is not None:
-            self._tool_use(stream, command.group(1))
+            self._tool_use(
+                stream, "Bash", {"command": command.group(1), "description": "Run the command the prompt names"}
+            )
+            stop_reason = "tool_use"
+        elif result is None and write is not None:
+            self._tool_use(stream, "Write", {"file_path": write.group(1), "content": WRITTEN})
             stop_reason = "tool_use"
         else:
             answer = _ran(result) if result is not None else f"Answer: {text}"
@@ -138,10 +146,10 @@ class FakeAnthropic:
             stream.send("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": piece}})
         stream.send("content_block_stop", {"index": 0})
 
-    def _tool_use(self, stream: _Stream, command: str) -> None:
-        block = {"type": "tool_use", "id": f"toolu_{next(self._ids):06d}", "name": "Bash", "input": {}}
+    def _tool_use(self, stream: _Stream, name: str, tool_input: dict[str, Any]) -> None:
+        block = {"type": "tool_use", "id": f"toolu_{next(self._ids):06d}", "name": name, "input": {}}
         stream.send("content_block_start", {"index": 0, "content_block": block})
-        arguments = json.dumps({"command": command, "description": "Run the command the prompt names"})
+        arguments = json.dumps(tool_input)
         for piece in _pieces(arguments, 3):
             stream.send(
                 "content_block_delta", {"index": 0, "delta": {"type": "input_json_delta", "partial_json": piece}}
