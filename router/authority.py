@@ -383,6 +383,12 @@ class Authority:
         if self.ingest.forget(swarm.swarm_id) and provider is not None and swarm.job_id is not None:
             provider.unfollow(swarm.job_id)
 
+    def forget(self, swarm: SwarmRow) -> None:
+        """A removed swarm leaves nothing behind in the router: no tracked nodes, no followed job, no
+        delivery lock."""
+        self.stop_following(swarm)
+        self._delivery_locks.pop(swarm.swarm_id, None)
+
     async def _abandon_job(self, swarm_id: str, provider: Provider, job_id: str, error: str) -> None:
         """Bookkeeping failed after the job started: cancel the job, and the swarm fails saying why."""
         async with self.db.transaction() as session:

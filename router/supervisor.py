@@ -157,4 +157,4 @@ class Supervisor:
             for swarm in expired:
                 transition(session, swarm, S.REMOVED)
         for swarm in expired:
-            self.authority.stop_following(swarm)
+            self.authority.forget(swarm)
