@@ -97,12 +97,16 @@ export class NodeModel {
     this.version += 1;
   }
 
+  // The router accepted the injection, delivered it to the node's inbox, the node holds it behind a
+  // running turn (queued) or added it to that turn (steered), or delivery failed.  Delivery and the
+  // node's own word can arrive in either order: "delivered" never overwrites what the node said.
   injection(name, data) {
     const turn = this.turn(data.injection_id);
     if (name === "inject_failed") turn.setState("not delivered", String(data.reason ?? ""));
     else if (name === "inject_queued") turn.setState("queued", Number.isInteger(data.position) ? `position ${data.position}` : "");
     else if (name === "inject_steered") turn.setState("steered", "added to the running turn");
-    else if (!turn.state || (turn.state === "queued" && name === "inject_delivered")) turn.setState(name === "inject_ack" ? "queued" : "delivered");
+    else if (name === "inject_ack" && !turn.state) turn.setState("accepted");
+    else if (name === "inject_delivered" && (!turn.state || turn.state === "accepted")) turn.setState("delivered");
   }
 
   usageFacts(data) {
