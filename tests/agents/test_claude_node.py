@@ -197,6 +197,18 @@ def test_interrupt_ends_the_turn_and_closes_the_running_command(
     assert turn_status(node, node.inject("are you free again?")) == "completed"
 
 
+def test_an_interrupt_as_the_turn_starts_ends_it_once_claude_has_the_message(
+    new_node: Callable[..., Node], claude_binary: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    node, _ = start_claude(new_node(), claude_binary, fake_anthropic)
+    hello(node)
+    injection = node.inject("[hang]")
+    node.wait_record(lambda r: method_of(r) == "turn/started", "the turn to start", timeout=TURN_S)
+    node.append_inbox(b'{"type": "interrupt"}\n')
+    assert turn_status(node, injection) == "interrupted"
+    assert turn_status(node, node.inject("next")) == "completed"
+
+
 def test_approvals_accept_runs_the_command_and_decline_does_not(
     new_node: Callable[..., Node], claude_binary: Path, fake_anthropic: FakeAnthropic
 ) -> None:
@@ -216,6 +228,18 @@ def test_approvals_accept_runs_the_command_and_decline_does_not(
         [answered] = messages(node, injection, "codeswarm/approvalAnswered")
         assert answered["params"]["decision"] == decision
     assert (node.workspace / "accepted.txt").exists() and not (node.workspace / "declined.txt").exists()
+
+
+def test_a_model_that_never_answers_is_interrupted_by_the_watchdog(
+    new_node: Callable[..., Node], claude_binary: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    node, _ = start_claude(new_node(), claude_binary, fake_anthropic, turn_idle_timeout_s=2)
+    hello(node)
+    injection = node.inject("[hang]")
+    assert turn_status(node, injection) == "interrupted"
+    [watchdog] = messages(node, injection, "codeswarm/turnWatchdog")
+    assert "no output from claude" in watchdog["params"]["message"]
+    assert turn_status(node, node.inject("still there?")) == "completed"
 
 
 def test_claude_killed_mid_turn_fails_the_turn_and_the_next_one_resumes_the_session(

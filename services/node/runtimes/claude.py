@@ -14,6 +14,9 @@ The node frames each turn itself (`turn/started`, `turn/completed`) and adds its
   which is reported as an interrupted turn.  A command it was running never gets a result: it is closed
   with `codeswarm/itemAbandoned`.
 - Steer: not supported (Claude would take the text as the next turn anyway); the program queues it.
+- Watchdog: a turn in which Claude writes nothing for `turn_idle_timeout_s` (a model that never
+  answers; an approval waiting for the user does not count) is interrupted, then Claude is killed if
+  it does not end the turn.
 - Faults: when Claude exits mid-turn the turn ends failed with its reason; the next turn starts Claude
   again (with back-off, at most `max_restarts` times in a row) with `--resume <session id>`.
 """
@@ -29,11 +32,17 @@ from typing import Any, ClassVar
 
 from services.node.errors import ConfigError
 from services.node.messages import Injection
-from services.node.records import NODE_AGENT_RESTARTED, NODE_BAD_AGENT_LINE, NODE_ITEM_ABANDONED, NODE_TURN_ABORTED
+from services.node.records import (
+    NODE_AGENT_RESTARTED,
+    NODE_BAD_AGENT_LINE,
+    NODE_ITEM_ABANDONED,
+    NODE_TURN_ABORTED,
+    NODE_TURN_WATCHDOG,
+)
 from services.node.runtimes import shapes
 from services.node.runtimes.approvals import ApprovalError
 from services.node.runtimes.appserver import AgentError, AppServer, Message
-from services.node.runtimes.base import Param, Runtime, choice, integer, text
+from services.node.runtimes.base import Param, Runtime, choice, integer, number, text
 from services.node.runtimes.claude_items import FILE_TOOLS, ClaudeItems, token_usage
 from services.node.runtimes.claude_launch import APPROVAL_POLICIES, command_line, environment
 
@@ -41,6 +50,7 @@ COMMAND_APPROVAL = "item/commandExecution/requestApproval"
 FILE_CHANGE_APPROVAL = "item/fileChange/requestApproval"
 DECISIONS = ("accept", "decline", "cancel")
 WATCH_POLL_S = 0.1
+INTERRUPT_GRACE_S = 10.0
 
 
 class AgentUnavailable(Exception):
@@ -70,6 +80,7 @@ class ClaudeRuntime(Runtime):
         Param("binary", None, text(4096, optional=False), "path of the claude binary on the node"),
         Param("base_url", None, text(2048), "the Anthropic Messages API endpoint, e.g. http://host:8080"),
         Param("env_key", None, text(100), "the router's environment variable holding the key (ANTHROPIC_API_KEY here)"),
+        Param("turn_idle_timeout_s", 600, number(0.5, 86_400), "a turn without output this long is interrupted"),
         Param("max_restarts", 3, integer(0, 20), "restarts of an exited Claude in a row before the node gives up"),
     )
 
@@ -87,6 +98,8 @@ class ClaudeRuntime(Runtime):
         self._total: dict[str, int] | None = None
         self._failures_in_a_row = 0
         self._last_exit = ""
+        self._last_line = 0.0  # when Claude last wrote a line (monotonic)
+        self._taken = False  # Claude took the running turn's message (its `system/init` line)
 
     # -- starting -------------------------------------------------------------------------------------
 
@@ -141,9 +154,14 @@ class ClaudeRuntime(Runtime):
         self.emit(self.turn_injection_id, shapes.notification(method, params))
 
     def _on_message(self, line: Message) -> None:
+        self._last_line = time.monotonic()
         kind = line.get("type")
-        if kind == "system" and line.get("subtype") == "init":
-            self._session_used = True
+        if kind == "system" and line.get("subtype") == "init":  # Claude took a user message
+            with self._state:
+                self._session_used = self._taken = True
+                waiting = self._interrupted and not self._ended
+            if waiting:
+                self._send_interrupt()
         elif kind == "control_request":
             self._on_control_request(line)
         elif self.turn_injection_id is None or self._ended:
@@ -243,6 +261,7 @@ class ClaudeRuntime(Runtime):
             self._items.begin(shapes.new_id())
             self._interrupted = False
             self._started_s, self._started_monotonic = int(time.time()), time.monotonic()
+            self._last_line, self._taken = self._started_monotonic, False
             self._ended = False
             self._turn_done.clear()
         self.running.set()
@@ -269,11 +288,30 @@ class ClaudeRuntime(Runtime):
         message = {"role": "user", "content": [{"type": "text", "text": injection.content}]}
         with contextlib.suppress(AgentError):  # Claude is gone: its exit ends the turn
             process.send({"type": "user", "session_id": self.thread_id, "message": message, "parent_tool_use_id": None})
+        self._watch(process)
+        if process.alive:
+            self._failures_in_a_row = 0  # the bound counts restarts in a row, without a turn between
+
+    def _watch(self, process: ClaudeProcess) -> None:
+        """Wait for the turn's end; a turn Claude says nothing in for `turn_idle_timeout_s` once it took
+        the message (an approval waiting for the user does not count) is interrupted, and Claude killed
+        if it does not end it then."""
+        limit = float(self.params["turn_idle_timeout_s"])
         while not self._turn_done.wait(WATCH_POLL_S):
             if self.stopping.is_set():
                 return
-        if process.alive:
-            self._failures_in_a_row = 0  # the bound counts restarts in a row, without a turn between
+            if self.approvals.waiting() or not self._taken:
+                self._last_line = time.monotonic()
+            idle = time.monotonic() - self._last_line
+            if idle < limit:
+                continue
+            message = f"no output from claude for {idle:.0f} s; interrupting the turn"
+            params = {"turnId": self._items.turn_id, "idleS": round(idle, 1), "message": message}
+            self.emit(self.turn_injection_id, {"method": NODE_TURN_WATCHDOG, "params": params})
+            if not (self.interrupt() and self._turn_done.wait(INTERRUPT_GRACE_S)):
+                process.kill()  # its exit ends the turn failed; the next turn starts Claude again
+                self._turn_done.wait(INTERRUPT_GRACE_S)
+            return
 
     # -- from other threads ----------------------------------------------------------------------------
 
@@ -288,9 +326,15 @@ class ClaudeRuntime(Runtime):
         return True
 
     def interrupt(self) -> bool:
+        """Claude ignores an interrupt that comes before it took the message: then it is sent on `system/init`."""
         if not self.running.is_set() or self._ended:
             return False
-        self._interrupted = self._items.interrupted = True
+        with self._state:
+            self._interrupted = self._items.interrupted = True
+            taken = self._taken
+        return self._send_interrupt() if taken else self.process is not None and self.process.alive
+
+    def _send_interrupt(self) -> bool:
         request = {"type": "control_request", "request_id": shapes.new_id(), "request": {"subtype": "interrupt"}}
         return self._send(request)
 
