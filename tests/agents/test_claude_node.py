@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from services.node.records import agent_home_path, secret_name
-from tests.support.fake_anthropic import WRITTEN, FakeAnthropic
+from tests.support.fake_anthropic import THINKING, WRITTEN, FakeAnthropic
 from tests.support.node_process import Node, Record, wait_for
 
 KEY = "sk-ant-test-0123456789"
@@ -112,6 +112,23 @@ def test_an_answer_streams_with_usage_and_the_key_reaches_claude_only(
     home = Path(agent_home_path(str(node.base), node.job_id, 0))
     assert stat.S_IMODE(home.stat().st_mode) == 0o700 and any(home.iterdir())  # Claude's config dir
     assert not home.is_relative_to(node.workspace)
+
+
+def test_thinking_streams_as_reasoning_before_the_answer(
+    new_node: Callable[..., Node], claude_binary: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    node, _ = start_claude(new_node(), claude_binary, fake_anthropic)
+    hello(node)
+    injection = node.inject("[think] why?")
+    assert turn_status(node, injection) == "completed"
+    thought = "".join(m["params"]["delta"] for m in messages(node, injection, "item/reasoning/textDelta"))
+    assert thought == THINKING
+    [reasoning] = completed_items(node, injection, "reasoning")
+    assert reasoning["content"] == [THINKING]
+    [answer] = completed_items(node, injection, "agentMessage")
+    assert answer["text"] == "Answer: [think] why?" and answer["id"] != reasoning["id"]
+    order = [m.get("method") for m in node.runtime_messages(injection)]
+    assert order.index("item/reasoning/textDelta") < order.index("item/agentMessage/delta")
 
 
 def test_a_real_command_runs_in_the_workspace_with_its_output_and_exit_code(

@@ -8,6 +8,7 @@ message), so one server serves every scenario:
                            back, the answer ``Ran it. Output: <the result's last line>``
 - ``[write: PATH]``      → a `Write` tool_use of ``WRITTEN`` to PATH (absolute), then the same answer
 - ``[error]``            → HTTP 400 ``invalid_request_error`` (Claude Code does not retry it)
+- ``[think]``            → a thinking block (``THINKING`` as deltas) before the answer
 - ``[slow]``             → the plain answer with ``slow_delay_s`` between deltas
 - ``[hang]``             → headers and ``message_start``, then nothing until the server stops
 
@@ -30,6 +31,7 @@ from typing import Any
 BASH = re.compile(r"\[bash: (.+?)\]")
 WRITE = re.compile(r"\[write: (.+?)\]")
 WRITTEN = "written by the fake model\n"
+THINKING = "The user wants an answer; I give one."
 INPUT_TOKENS = 900
 CACHE_READ_TOKENS = 100
 OUTPUT_TOKENS = 30
@@ -132,18 +134,30 @@ class FakeAnthropic:
             stop_reason = "tool_use"
         else:
             answer = _ran(result) if result is not None else f"Answer: {text}"
-            self._text(stream, answer, self.slow_delay_s if "[slow]" in text else 0.0)
+            first = 0
+            if "[think]" in text and result is None:
+                self._thinking(stream)
+                first = 1
+            self._text(stream, answer, self.slow_delay_s if "[slow]" in text else 0.0, first)
             stop_reason = "end_turn"
         delta = {"stop_reason": stop_reason, "stop_sequence": None}
         stream.send("message_delta", {"delta": delta, "usage": {"output_tokens": OUTPUT_TOKENS}})
         stream.send("message_stop", {})
         stream.end()
 
-    def _text(self, stream: _Stream, text: str, pause: float) -> None:
-        stream.send("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+    def _text(self, stream: _Stream, text: str, pause: float, index: int) -> None:
+        stream.send("content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}})
         for piece in _pieces(text, 6):
             stream.pause(pause)
-            stream.send("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": piece}})
+            stream.send("content_block_delta", {"index": index, "delta": {"type": "text_delta", "text": piece}})
+        stream.send("content_block_stop", {"index": index})
+
+    def _thinking(self, stream: _Stream) -> None:
+        block = {"type": "thinking", "thinking": "", "signature": ""}
+        stream.send("content_block_start", {"index": 0, "content_block": block})
+        for piece in _pieces(THINKING, 3):
+            stream.send("content_block_delta", {"index": 0, "delta": {"type": "thinking_delta", "thinking": piece}})
+        stream.send("content_block_delta", {"index": 0, "delta": {"type": "signature_delta", "signature": "fake"}})
         stream.send("content_block_stop", {"index": 0})
 
     def _tool_use(self, stream: _Stream, name: str, tool_input: dict[str, Any]) -> None:
