@@ -245,6 +245,13 @@ def test_approvals_accept_runs_the_command_and_decline_does_not(
         [answered] = messages(node, injection, "codeswarm/approvalAnswered")
         assert answered["params"]["decision"] == decision
     assert (node.workspace / "accepted.txt").exists() and not (node.workspace / "declined.txt").exists()
+    cancelled = node.inject("[bash: touch cancelled.txt]")
+    request = approval_request(node, cancelled)
+    line = {"type": "approval", "call_id": request["params"]["itemId"], "decision": "cancel"}
+    node.append_inbox(json.dumps(line).encode() + b"\n")
+    assert turn_status(node, cancelled) == "interrupted"  # cancel = decline and end the turn
+    assert [c["status"] for c in completed_items(node, cancelled, "commandExecution")] == ["declined"]
+    assert not (node.workspace / "cancelled.txt").exists()
 
 
 def test_a_model_that_never_answers_is_interrupted_by_the_watchdog(

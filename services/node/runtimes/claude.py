@@ -11,8 +11,9 @@ The node frames each turn itself (`turn/started`, `turn/completed`) and adds its
   request under the tool_use id and the answer goes back as a `control_response` (claude_launch.py maps
   the approval policy onto Claude's permission mode).  Other control requests are refused at once.
 - Interrupt: a `control_request` `interrupt`; Claude ends the turn (`result` error_during_execution),
-  which is reported as an interrupted turn.  A command it was running never gets a result: it is closed
-  with `codeswarm/itemAbandoned`.
+  which is reported as an interrupted turn; a command it cut completes "interrupted".  Items Claude
+  never completed (it exited) are closed with `codeswarm/itemAbandoned`.  A "cancel" answer to an
+  approval declines and interrupts.
 - Steer: not supported (Claude would take the text as the next turn anyway); the program queues it.
 - Watchdog: a turn in which Claude writes nothing for `turn_idle_timeout_s` (a model that never
   answers; an approval waiting for the user does not count) is interrupted, then Claude is killed if
