@@ -114,7 +114,7 @@ def main() -> None:
             sandbox = ["--no-sandbox"] if os.geteuid() == 0 else []
             browser = playwright.chromium.launch(executable_path=str(ensure_chromium()), headless=True, args=sandbox)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{running.web_url}/#/swarm/{swarm_id}/node/0")
+            page.goto(f"{running.web_url}/#/swarm/{swarm_id}/node/0", timeout=120_000)
             ready = page.wait_for_function(MATRIX_READY, arg=args.nodes, timeout=60_000)
             figures["matrix_visible_ms"] = round(ready.json_value())
             figures["requests_at_load"] = page.evaluate(RESOURCES)
