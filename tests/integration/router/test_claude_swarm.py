@@ -146,7 +146,7 @@ async def test_claude_approvals_are_answered_through_rest_and_a_waiting_turn_is_
         waiting = await http.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": "all", "content": "[hang]"})
         hung = [i["injection_id"] for i in waiting.json()["injections"]]
         await wait_until_async(
-            lambda: fake_anthropic.user_texts().count("[hang]") == 2, TURN_S, "both model requests to hang"
+            lambda: fake_anthropic.user_texts().count("[hang]") >= 2, TURN_S, "both model requests to hang"
         )
         interrupted = await http.post(f"/v1/swarms/{swarm_id}/interrupt", json={"nodes": "all"})
         assert interrupted.status_code == 202, interrupted.text
