@@ -54,6 +54,7 @@ class Hub:
         self.replay_slots = asyncio.Semaphore(replay_concurrency)  # bounds concurrent replay reads
         self._synthetic: deque[StreamItem] = deque(maxlen=synthetic_keep)
         self._taken = asyncio.Event()  # a client's stream took items from its queue
+        self._takers: set[Subscriber] = set()  # whose streams took since the last full batch
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -110,13 +111,14 @@ class Hub:
 
     async def _make_room(self) -> None:
         """Before the next batch of a backlog: let every client's stream send what it has queued, and
-        wait (up to ``hold_s`` in all) for the ones whose queue could not take another full batch.  A
-        client that reads as fast as it can is then never cut off by a burst it could absorb (the
-        in-process bus answers a backlog without ever suspending this task); one that stopped reading
-        still is, after at most ``hold_s``."""
+        wait (up to ``hold_s`` in all) for the ones that took from their queue since the last batch but
+        could not take another full one now.  A client that reads as fast as it can is then never cut
+        off by a burst it could absorb (the in-process bus answers a backlog without ever suspending
+        this task); one that stopped reading, or is still replaying, is not waited for."""
         await asyncio.sleep(0)
+        takers, self._takers = self._takers, set()
         deadline = asyncio.get_running_loop().time() + self.hold_s
-        for subscriber in list(self.subscribers):
+        for subscriber in takers & self.subscribers:
             room = min(self.batch, subscriber.limit)
             while subscriber.cut_reason is None and len(subscriber.queue) > subscriber.limit - room:
                 self._taken.clear()
@@ -126,8 +128,9 @@ class Hub:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._taken.wait(), remaining)
 
-    def taken(self) -> None:
-        """A client's stream took items from its queue (so a held backlog may go on)."""
+    def taken(self, subscriber: Subscriber) -> None:
+        """``subscriber``'s stream took items from its queue (so a held backlog may go on)."""
+        self._takers.add(subscriber)
         self._taken.set()
 
     def _apply_only(self, entry: BusEntry) -> None:
@@ -158,6 +161,7 @@ class Hub:
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
+        self._takers.discard(subscriber)
 
     # -- the mirror's own events -------------------------------------------------------------------
 

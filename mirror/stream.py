@@ -148,7 +148,7 @@ async def event_frames(
                 yield _control(ERROR_EVENT, {"reason": subscriber.cut_reason, "last_event_id": last})
                 return
             items = subscriber.take(options.take_most)
-            hub.taken()
+            hub.taken(subscriber)
             if dedupe:  # the client was ahead of the hub: skip what it already has
                 items = [item for item in items if item.synthetic or item.key > progress.last]
                 dedupe = all(item.synthetic for item in items)  # in order: after one newer entry, all are
