@@ -50,7 +50,7 @@ def checked_runtime_params(
     if check_files and binary and not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
         raise RuntimeParamsError(
             f"the {runtime} binary {binary!r} does not exist or is not executable; install it with "
-            f"`make codex` or set binary under [runtimes.{runtime}] in the providers file"
+            f"`make {runtime}` or set binary under [runtimes.{runtime}] in the providers file"
         )
     return values
 

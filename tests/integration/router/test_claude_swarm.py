@@ -12,11 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mirror.app import create_app
-from mirror.testing import serve
-from services.settings import Settings
-from tests.integration.router.test_codex_swarm import Stream
 from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.mirror_stream import MirrorStream, serve_mirror
 from tests.support.router_process import BusReader, RouterProcess, all_idle, wait_swarm
 from tests.support.servers import wait_until_async
 
@@ -59,16 +56,7 @@ output = 15.0
 
 @pytest.fixture
 async def mirror(claude_router: RouterProcess, tmp_path: Path, redis_url: str, redis_prefix: str) -> AsyncIterator[str]:
-    settings = Settings(
-        home=tmp_path / "mirror",
-        bus="redis",
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-        router_url=claude_router.url,
-        reconcile_interval_s=1.0,
-        delta_coalesce_ms=0,
-    )
-    async with serve(create_app(settings)) as url:
+    async with serve_mirror(claude_router.url, tmp_path / "mirror", redis_url, redis_prefix) as url:
         yield url
 
 
@@ -82,7 +70,7 @@ async def launch_claude(http: httpx.AsyncClient, nodes: int, **params: Any) -> d
 async def test_a_claude_swarm_answers_runs_a_command_and_reports_usage_durably(
     claude_router: RouterProcess, mirror: str, bus: BusReader, fake_anthropic: FakeAnthropic
 ) -> None:
-    async with httpx.AsyncClient(base_url=mirror, timeout=15) as http, Stream(mirror) as stream:
+    async with httpx.AsyncClient(base_url=mirror, timeout=15) as http, MirrorStream(mirror) as stream:
         swarm = await launch_claude(http, 2, approval_policy="never")
         swarm_id = swarm["swarm_id"]
         prompt = "Show where you are [bash: pwd && echo done > done.txt]"
@@ -118,7 +106,7 @@ async def test_a_claude_swarm_answers_runs_a_command_and_reports_usage_durably(
 async def test_claude_approvals_are_answered_through_rest_and_a_waiting_turn_is_interrupted(
     claude_router: RouterProcess, mirror: str, fake_anthropic: FakeAnthropic
 ) -> None:
-    async with httpx.AsyncClient(base_url=mirror, timeout=15) as http, Stream(mirror) as stream:
+    async with httpx.AsyncClient(base_url=mirror, timeout=15) as http, MirrorStream(mirror) as stream:
         swarm = await launch_claude(http, 2, approval_policy="untrusted")
         swarm_id = swarm["swarm_id"]
         for node_id, name in ((0, "yes"), (1, "no")):

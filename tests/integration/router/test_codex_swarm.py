@@ -14,11 +14,9 @@ import httpx
 import pytest
 
 from codeswarm.cli import main
-from mirror.app import create_app
-from mirror.testing import serve
-from services.settings import Settings
 from tests.support.embedded_stack import embedded_stack
 from tests.support.fake_responses import FakeResponses
+from tests.support.mirror_stream import MirrorStream, serve_mirror
 from tests.support.router_process import BusReader, RouterProcess, all_idle, wait_swarm
 from tests.support.servers import wait_until_async
 
@@ -64,61 +62,8 @@ def codex_router(
 
 @pytest.fixture
 async def mirror(codex_router: RouterProcess, tmp_path: Path, redis_url: str, redis_prefix: str) -> AsyncIterator[str]:
-    settings = Settings(
-        home=tmp_path / "mirror",
-        bus="redis",
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-        router_url=codex_router.url,
-        reconcile_interval_s=1.0,
-        delta_coalesce_ms=0,
-    )
-    async with serve(create_app(settings)) as url:
+    async with serve_mirror(codex_router.url, tmp_path / "mirror", redis_url, redis_prefix) as url:
         yield url
-
-
-class Stream:
-    """Every event the mirror's SSE route sends, read in the background."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.events: list[tuple[str, dict[str, Any]]] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Stream:
-        self._task = asyncio.create_task(self._read())
-        await wait_until_async(lambda: self._open, 10, "the SSE stream to open")
-        return self
-
-    _open = False
-
-    async def _read(self) -> None:
-        async with (
-            httpx.AsyncClient(timeout=None) as client,
-            client.stream("GET", f"{self.url}/v1/events", params={"last_event_id": "0-0"}) as response,
-        ):
-            self._open = True
-            name, data = "", ""
-            async for line in response.aiter_lines():
-                if line.startswith("event:"):
-                    name = line[6:].strip()
-                elif line.startswith("data:"):
-                    data += line[5:].strip()
-                elif not line and data:
-                    self.events.append((name, json.loads(data)["data"]))
-                    name, data = "", ""
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-
-    def of(self, name: str, **match: Any) -> list[dict[str, Any]]:
-        return [d for n, d in self.events if n == name and all(d.get(k) == v for k, v in match.items())]
-
-    async def wait(self, name: str, within: float = 30, count: int = 1, **match: Any) -> list[dict[str, Any]]:
-        await wait_until_async(lambda: len(self.of(name, **match)) >= count, within, f"{count} {name} events {match}")
-        return self.of(name, **match)
 
 
 async def launch_codex(http: httpx.AsyncClient, nodes: int, **params: Any) -> dict[str, Any]:
@@ -131,7 +76,7 @@ async def launch_codex(http: httpx.AsyncClient, nodes: int, **params: Any) -> di
 async def test_a_codex_swarm_streams_runs_commands_and_reports_usage(
     codex_router: RouterProcess, mirror: str, bus: BusReader
 ) -> None:
-    async with httpx.AsyncClient(base_url=mirror, timeout=15) as http, Stream(mirror) as stream:
+    async with httpx.AsyncClient(base_url=mirror, timeout=15) as http, MirrorStream(mirror) as stream:
         swarm = await launch_codex(http, 2, approval_policy="never", sandbox="danger-full-access")
         swarm_id = swarm["swarm_id"]
         prompt = "Show where you are [run: pwd && echo done > done.txt]"
@@ -160,7 +105,7 @@ async def test_a_codex_swarm_streams_runs_commands_and_reports_usage(
 async def test_approvals_are_answered_through_rest_with_the_offered_decisions(
     codex_router: RouterProcess, mirror: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=mirror, timeout=15) as http, Stream(mirror) as stream:
+    async with httpx.AsyncClient(base_url=mirror, timeout=15) as http, MirrorStream(mirror) as stream:
         swarm = await launch_codex(http, 2, approval_policy="untrusted")
         swarm_id = swarm["swarm_id"]
         for node_id, name in ((0, "yes"), (1, "no")):
@@ -197,7 +142,7 @@ async def test_approvals_are_answered_through_rest_with_the_offered_decisions(
 
 
 async def test_steer_queue_and_interrupt(codex_router: RouterProcess, mirror: str) -> None:
-    async with httpx.AsyncClient(base_url=mirror, timeout=15) as http, Stream(mirror) as stream:
+    async with httpx.AsyncClient(base_url=mirror, timeout=15) as http, MirrorStream(mirror) as stream:
         swarm = await launch_codex(http, 1, approval_policy="never", sandbox="danger-full-access")
         swarm_id = swarm["swarm_id"]
         inject = f"/v1/swarms/{swarm_id}/inject"
@@ -210,8 +155,13 @@ async def test_steer_queue_and_interrupt(codex_router: RouterProcess, mirror: st
         await stream.wait("inject_steered", injection_id=steer_id)
         [waiting] = await stream.wait("inject_queued", injection_id=queued_id)
         assert waiting["position"] == 1
-        turns = {t["injection_id"]: t for t in (await http.get(f"/v1/swarms/{swarm_id}/nodes/0/turns")).json()["turns"]}
-        assert turns[queued_id]["status"] == "queued" and turns[steer_id]["status"] == "steered"
+
+        async def durable_statuses() -> bool:  # committed just after the events are published
+            answer = (await http.get(f"/v1/swarms/{swarm_id}/nodes/0/turns")).json()["turns"]
+            turns = {t["injection_id"]: t["status"] for t in answer}
+            return turns[queued_id] == "queued" and turns[steer_id] == "steered"
+
+        await wait_until_async(durable_statuses, 10, "the queued and steered turns in the transcript")
 
         await stream.wait("command_started", injection_id=queued_id)  # the queued turn runs `sleep 30`
         interrupted = await http.post(f"/v1/swarms/{swarm_id}/interrupt", json={"nodes": [0]})
@@ -301,7 +251,7 @@ async def test_a_codex_swarm_in_the_embedded_mode(
     monkeypatch.setenv(KEY_VAR, KEY)
     with embedded_stack(tmp_path / "home", providers_file=providers_file(tmp_path, fake_model)) as stack:
         assert stack.mirror is not None
-        async with httpx.AsyncClient(base_url=stack.mirror, timeout=15) as http, Stream(stack.mirror) as stream:
+        async with httpx.AsyncClient(base_url=stack.mirror, timeout=15) as http, MirrorStream(stack.mirror) as stream:
             swarm = await launch_codex(http, 2, approval_policy="untrusted")
             swarm_id = swarm["swarm_id"]
             await http.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": "all", "content": "[run: echo ok]"})
