@@ -80,7 +80,7 @@ def test_no_node_id_at_all_is_a_clear_error(new_node: Callable[..., Node]) -> No
         ((), {"delay_ms": 0, "bogus": 1}, ["'bogus'", "valid keys: delay_ms, tokens"]),
         ((), {"tokens": "8"}, ["'tokens'", "must be an integer"]),
         (("--runtime", "shell"), {"tokens": 3}, ["'tokens'", "valid keys: (none)"]),
-        (("--runtime", "nope"), {}, ["unknown runtime 'nope'", "mock, shell"]),
+        (("--runtime", "nope"), {}, ["unknown runtime 'nope'", "available: claude, codex, mock, openai, shell"]),
         (("--system-prompt-file", "/nonexistent/prompt.txt"), {}, ["system prompt file"]),
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.support.router_process import BusReader, RouterProcess, all_idle, wait_swarm
+from tests.support.servers import wait_until_async
 
 
 async def test_a_mock_approval_is_durable_and_answered_once(
@@ -24,8 +25,12 @@ async def test_a_mock_approval_is_durable_and_answered_once(
         assert asked["available_decisions"] == ["accept", "acceptForSession", "decline", "cancel"]
         assert "approved.txt" in asked["command"]
 
-        turns = (await client.get(f"/v1/swarms/{swarm_id}/nodes/1/turns")).json()["turns"]
-        assert turns[0]["status"] == "running" and turns[0]["approvals"][0]["status"] == "pending"
+        async def pending_in_the_transcript() -> bool:  # committed just after the event is published
+            turns = (await client.get(f"/v1/swarms/{swarm_id}/nodes/1/turns")).json()["turns"]
+            approvals = turns[0]["approvals"]
+            return turns[0]["status"] == "running" and [a["status"] for a in approvals] == ["pending"]
+
+        await wait_until_async(pending_in_the_transcript, 10, "the pending approval in the durable turn")
         url = f"/v1/swarms/{swarm_id}/approvals/{asked['call_id']}"
         wrong_node = await client.post(url, json={"node_id": 7, "decision": "accept"})
         assert wrong_node.status_code == 422 and "out of range" in wrong_node.text

@@ -114,8 +114,12 @@ async def test_approvals_are_answered_through_rest_with_the_offered_decisions(
         asked = await stream.wait("exec_approval_required", count=2, swarm_id=swarm_id)
         by_node = {a["node_id"]: a for a in asked}
         assert by_node[0]["available_decisions"][:1] == ["accept"] and "decline" in by_node[0]["available_decisions"]
-        pending = (await http.get(f"/v1/swarms/{swarm_id}/approvals")).json()["approvals"]
-        assert sorted(a["call_id"] for a in pending) == sorted(a["call_id"] for a in asked)
+
+        async def both_listed() -> bool:  # each is committed just after its event is published
+            pending = (await http.get(f"/v1/swarms/{swarm_id}/approvals")).json()["approvals"]
+            return sorted(a["call_id"] for a in pending) == sorted(a["call_id"] for a in asked)
+
+        await wait_until_async(both_listed, 10, "both approvals listed as pending")
 
         url = f"/v1/swarms/{swarm_id}/approvals/{by_node[0]['call_id']}"
         wrong = await http.post(url, json={"node_id": 0, "decision": "maybe"})
@@ -190,8 +194,12 @@ async def test_router_killed_during_a_codex_turn_loses_nothing_and_its_approval_
     codex_router.kill()
     start_router(**codex_router.extra_env)
     async with codex_router.client() as http:
-        pending = (await http.get(f"/v1/swarms/{swarm_id}/approvals")).json()["approvals"]
-        assert [a["call_id"] for a in pending] == [asked["call_id"]]
+
+        async def still_pending() -> bool:  # the restarted router re-reads what it had not committed
+            pending = (await http.get(f"/v1/swarms/{swarm_id}/approvals")).json()["approvals"]
+            return [a["call_id"] for a in pending] == [asked["call_id"]]
+
+        await wait_until_async(still_pending, 15, "the approval pending after the restart")
         url = f"/v1/swarms/{swarm_id}/approvals/{asked['call_id']}"
         answered = await http.post(url, json={"node_id": 0, "decision": "accept"})
         assert answered.status_code == 202, answered.text
