@@ -142,7 +142,7 @@ def test_approvals_follow_the_policy(new_node: Callable[..., Node], chat: FakeCh
     assert (node.workspace / "yes.txt").exists()
 
     on_request = start_openai(new_node(node_id=1), chat, approval_policy="on-request")
-    _, turn = run(on_request, "[tool: touch unasked.txt]")  # the model did not ask: it runs
+    run(on_request, "[tool: touch unasked.txt]")  # the model did not ask: it runs
     assert (on_request.workspace / "unasked.txt").exists()
     asked = on_request.inject("[ask: touch declined.txt]")
     approve(on_request, request_of(on_request, asked)["payload"]["params"]["itemId"], "decline")
@@ -198,4 +198,4 @@ def test_old_tool_outputs_are_cut_to_fit_the_context_window(new_node: Callable[.
     [trimmed] = of(node, injection, "codeswarm/contextTrimmed")
     assert trimmed["trimmed"] == 1
     last = chat.chat_requests()[-1]["messages"]
-    assert "[output removed" in [m["content"] for m in last if m["role"] == "tool"][0]
+    assert "[output removed" in next(m["content"] for m in last if m["role"] == "tool")
