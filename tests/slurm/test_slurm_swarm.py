@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_chat import FakeChat
 from tests.support.fake_responses import FakeResponses
 from tests.support.router_process import BusReader, RouterProcess, all_idle, wait_swarm
 
@@ -149,3 +151,50 @@ async def test_a_two_node_codex_swarm_answers_from_each_workspace(
             await wait_swarm(client, swarm_id, lambda s: s.get("status") == "terminated", 30)
     finally:
         fake.stop()
+
+
+async def test_openai_and_claude_swarms_answer_from_each_workspace(
+    slurm_kit: SlurmRouterKit, start_router: Callable[..., RouterProcess], bus: BusReader, claude_binary: Path
+) -> None:
+    chat, anthropic = FakeChat().start(), FakeAnthropic().start()
+    try:
+        shared_claude = f"{slurm_kit.remote_base}/tools/claude"
+        rc, _, err = slurm_kit.lab.ssh_run(
+            f"mkdir -p {slurm_kit.remote_base}/tools && cp {shlex.quote(str(claude_binary))} {shared_claude}"
+        )
+        assert rc == 0, err
+        path = Path(slurm_kit.providers_file(runtimes=["mock", "openai", "claude"]))
+        path.write_text(
+            path.read_text()
+            + f'\n[providers.runtime_settings.openai]\nbase_url = "{chat.base_url}"\n'
+            + f'\n[providers.runtime_settings.claude]\nbinary = "{shared_claude}"\nbase_url = "{anthropic.base_url}"\n'
+            + 'env_key = "CODESWARM_TEST_ANTHROPIC_KEY"\n'
+        )
+        router = start_router(CODESWARM_PROVIDERS_FILE=str(path), CODESWARM_TEST_ANTHROPIC_KEY="sk-ant-test-0123")
+        async with router.client() as client:
+            runs = {
+                "openai": ({"model": "fake-chat", "approval_policy": "never"}, "[tool: pwd]", "Tool said: "),
+                "claude": ({"model": "fake-model", "approval_policy": "never"}, "[bash: pwd]", "Ran it. Output: "),
+            }
+            for runtime, (params, prompt, prefix) in runs.items():
+                swarm_id = await launch(client, slurm_kit, nodes=2, runtime=runtime, runtime_params=params)
+                job_id = (await wait_swarm(client, swarm_id, all_idle, 90))["job_id"]
+                await client.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": "all", "content": prompt})
+                await bus.wait_for(both_complete(bus, swarm_id), 120, f"both {runtime} turns")
+                for node_id in (0, 1):
+                    workspace = f"{slurm_kit.remote_base}/runs/{job_id}/node_0{node_id}"
+                    mine = {"swarm_id": swarm_id, "node_id": node_id}
+                    assert bus.events("turn_complete", **mine)[0]["status"] == "completed", runtime
+                    (command,) = bus.events("command_completed", **mine)
+                    assert command["exit_code"] == 0 and command["output"].strip() == workspace, runtime
+                    answer = "".join(d["delta"] for d in bus.events("assistant_delta", **mine))
+                    assert answer == prefix + workspace, runtime
+                await client.post(f"/v1/swarms/{swarm_id}/terminate", json={})
+                await wait_swarm(client, swarm_id, lambda s: s.get("status") == "terminated", 30)
+    finally:
+        chat.stop()
+        anthropic.stop()
+
+
+def both_complete(bus: BusReader, swarm_id: str) -> Callable[[], bool]:
+    return lambda: len(bus.events("turn_complete", swarm_id=swarm_id)) == 2
