@@ -174,6 +174,7 @@ async def bench_ingest(pg: str, redis_url: str, records: int, nodes: int = 4) ->
                 swarm_id="sw-bench",
                 job_id=job_id,
                 request_id="rq",
+                cluster="local",
                 provider="local",
                 runtime="mock",
                 node_count=nodes,
