@@ -229,27 +229,35 @@ def providers(client: ApiClient, out: TextIO, as_json: bool) -> None:
         out.write(f"{p.get('id')}  {p.get('label')}  (backend {p.get('backend')}, up to {p.get('max_nodes')} nodes)\n")
         out.write(f"  runtimes: {runtimes or '-'}\n")
         fields = p.get("launch_fields") or []
-        if not fields:
+        if fields:
+            out.write("  launch fields (codeswarm launch --param KEY=VALUE):\n")
+            out.write(_fields_table(fields))
+        else:
             out.write("  launch fields: none\n")
-            continue
-        out.write("  launch fields (codeswarm launch --param KEY=VALUE):\n")
-        rows = []
-        for f in fields:
-            kind = str(f.get("type"))
-            if f.get("options"):
-                kind += ": " + "|".join(str(o) for o in f["options"])
-            default = f.get("default")
-            rows.append(
-                [
-                    f"    {f.get('key')}",
-                    kind,
-                    "required"
-                    if f.get("required")
-                    else ("no default" if default is None else f"default {json.dumps(default)}"),
-                    f.get("label") or "",
-                ]
-            )
-        out.write(table(["    KEY", "TYPE", "DEFAULT", "LABEL"], rows))
+        for runtime, runtime_fields in (p.get("runtime_fields") or {}).items():
+            if runtime_fields:
+                out.write(f"  {runtime} fields (codeswarm launch --runtime {runtime} --runtime-param KEY=VALUE):\n")
+                out.write(_fields_table(runtime_fields))
+
+
+def _fields_table(fields: Sequence[dict[str, Any]]) -> str:
+    rows = []
+    for f in fields:
+        kind = str(f.get("type"))
+        if f.get("options"):
+            kind += ": " + "|".join(str(o) for o in f["options"])
+        default = f.get("default")
+        rows.append(
+            [
+                f"    {f.get('key')}",
+                kind,
+                "required"
+                if f.get("required")
+                else ("no default" if default is None else f"default {json.dumps(default)}"),
+                f.get("label") or "",
+            ]
+        )
+    return table(["    KEY", "TYPE", "DEFAULT", "LABEL"], rows)
 
 
 # -- inject and terminate ------------------------------------------------------------------------------

@@ -265,6 +265,34 @@ def test_the_wait_has_a_deadline() -> None:
 # -- rendering of answers ----------------------------------------------------------------------------
 
 
+def test_providers_show_each_runtimes_fields() -> None:
+    fields = [
+        {"key": "model", "label": "the model", "type": "string", "required": True},
+        {"key": "sandbox", "label": "what commands may touch", "type": "choice", "options": ["read-only", "x"]},
+    ]
+    answer = {
+        "providers": [
+            {
+                "id": "local",
+                "label": "This machine",
+                "backend": "local",
+                "max_nodes": 8,
+                "runtimes": ["mock", "codex"],
+                "runtime_fields": {"mock": [], "codex": fields},
+            }
+        ]
+    }
+    out = io.StringIO()
+    commands.providers(client_for(lambda r: httpx.Response(200, json=answer)), out, as_json=False)
+    lines = out.getvalue().splitlines()
+    assert lines[2:4] == [
+        "  launch fields: none",
+        "  codex fields (codeswarm launch --runtime codex --runtime-param KEY=VALUE):",
+    ]
+    assert lines[5].split()[:3] == ["model", "string", "required"]
+    assert lines[6].split()[:2] == ["sandbox", "choice:"] and "mock fields" not in out.getvalue()
+
+
 def test_providers_show_their_launch_fields() -> None:
     answer = {
         "providers": [
