@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -96,7 +97,9 @@ async def test_a_restart_never_submits_for_a_terminating_swarm_and_cancels_the_j
 ) -> None:
     providers = slurm_kit.providers_file()
     start_router(CODESWARM_PROVIDERS_FILE=providers).stop()  # the schema exists; the router is down
-    never_submitted, submitted = "sw-t4never0001", "sw-t4found0001"
+    # Ids of this run only: the lab remembers the jobs of earlier runs (and their names) for a while.
+    run = uuid.uuid4().hex[:8]
+    never_submitted, submitted = f"sw-t4never{run}", f"sw-t4found{run}"
     slurm_kit.swarm_ids += [never_submitted, submitted]
     for swarm_id in (never_submitted, submitted):
         await terminating_without_a_job(pg_url, swarm_id)
