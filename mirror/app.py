@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import Depends, FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -18,6 +17,8 @@ from mirror.limits import DeclaredSizeLimit, too_large
 from services.auth import require_token
 from services.bus.base import EventBus
 from services.settings import Settings
+from services.validation_errors import http_error as shared_http_error
+from services.validation_errors import install_validation_errors
 
 
 def create_app(
@@ -48,11 +49,13 @@ def create_app(
         lifespan=lifespan,
     )
 
+    install_validation_errors(app)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 413:
             return too_large(settings.max_body_bytes)
-        return await http_exception_handler(request, exc)
+        return await shared_http_error(request, exc)
 
     app.add_middleware(DeclaredSizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(

@@ -15,6 +15,7 @@ from services.auth import require_token
 from services.body_limit import BodyLimitMiddleware
 from services.bus.base import EventBus
 from services.settings import Settings
+from services.validation_errors import install_validation_errors
 
 
 def create_app(settings: Settings | None = None, bus: EventBus | None = None) -> FastAPI:
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, bus: EventBus | None = None) ->
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_validation_errors(app)
 
     @app.exception_handler(CommandError)
     async def command_error(_request: Request, exc: CommandError) -> JSONResponse:

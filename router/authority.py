@@ -201,13 +201,13 @@ class Authority:
             raise Invalid(["body", "runtime_params"], str(exc)) from exc
 
     async def launch(self, request: LaunchRequest, idempotency_key: str | None) -> LaunchAccepted:
+        provider, runtime, params = self._checked_launch(request)
+        runtime_params = self._runtime_params(provider, runtime, request.runtime_params)
         if idempotency_key:
             async with self.db.transaction() as session:
                 existing = await swarm_by_idempotency_key(session, idempotency_key)
             if existing is not None:
-                return LaunchAccepted(request_id=existing.request_id, swarm_id=existing.swarm_id)
-        provider, runtime, params = self._checked_launch(request)
-        runtime_params = self._runtime_params(provider, runtime, request.runtime_params)
+                return self._retried(existing, request, provider, runtime, params, runtime_params)
         try:
             await check_model_served(runtime, runtime_params)
         except RuntimeParamsError as exc:
@@ -254,9 +254,36 @@ class Authority:
             async with self.db.transaction() as session:  # a concurrent retry with the same key won
                 existing = await swarm_by_idempotency_key(session, idempotency_key)
             assert existing is not None
-            return LaunchAccepted(request_id=existing.request_id, swarm_id=existing.swarm_id)
+            return self._retried(existing, request, provider, runtime, params, runtime_params)
         self.spawn(self.run_launch(swarm_id), f"launch-{swarm_id}")
         return LaunchAccepted(request_id=request_id, swarm_id=swarm_id)
+
+    @staticmethod
+    def _retried(
+        existing: SwarmRow,
+        request: LaunchRequest,
+        provider: Provider,
+        runtime: str,
+        params: dict[str, Any],
+        runtime_params: dict[str, Any],
+    ) -> LaunchAccepted:
+        """A launch sent again with its Idempotency-Key answers the first one's ids; the same key with a
+        launch that differs is refused, never silently answered with another swarm."""
+        asked = (provider.config.id, runtime, request.nodes, request.alias, request.system_prompt)
+        kept = (existing.provider, existing.runtime, existing.node_count, existing.alias, existing.system_prompt)
+        same = (
+            asked == kept
+            and params == (existing.provider_params or {})
+            and runtime_params == (existing.runtime_params or {})
+            and request.agents_bundle == existing.agents_bundle
+        )
+        if not same:
+            raise Invalid(
+                ["header", "Idempotency-Key"],
+                f"Idempotency-Key {existing.idempotency_key!r} was used for a different launch (swarm "
+                f"{existing.swarm_id}); send a new key for a new launch",
+            )
+        return LaunchAccepted(request_id=existing.request_id, swarm_id=existing.swarm_id)
 
     def _spec(self, swarm: SwarmRow) -> LaunchSpec:
         return LaunchSpec(

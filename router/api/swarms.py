@@ -38,8 +38,9 @@ async def launch(
     core: Core,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> LaunchAccepted:
-    """Launch a swarm; answers at once, the launch continues in the background (watch the events)."""
-    return await core.authority.launch(body, idempotency_key)
+    """Launch a swarm; answers at once, the launch continues in the background (watch the events).
+    An empty Idempotency-Key is no key."""
+    return await core.authority.launch(body, (idempotency_key or "").strip() or None)
 
 
 @router.get("", response_model=SwarmList)

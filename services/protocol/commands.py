@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_PROMPT_CHARS = 200_000
 
@@ -13,8 +13,44 @@ NodeSelector = (
 )
 
 
+def unstorable_string(value: Any, path: str) -> str | None:
+    """Where in value a string holds what no database keeps and no JSON encoder writes: a NUL byte
+    (Postgres refuses it) or a lone surrogate.  None when every string, key and value, is clean."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{path} contains a NUL byte"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{path} contains a lone surrogate (invalid Unicode)"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = unstorable_string(key, f"{path} key") or unstorable_string(item, f"{path}.{key!s}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = unstorable_string(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
 class _Command(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict: a JSON value of the wrong type is refused, never coerced ("1", true or 1.0 for a count)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_strings(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                found = unstorable_string(value, str(key))
+                if found:
+                    raise ValueError(found.encode("utf-8", "backslashreplace").decode("utf-8"))
+        return data
 
 
 class LaunchRequest(_Command):

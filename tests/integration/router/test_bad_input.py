@@ -88,3 +88,46 @@ async def test_token_guards_every_route_but_healthz(start_router: Callable[..., 
         providers = (await good.get("/v1/providers")).json()["providers"]
         assert providers[0]["id"] == "local" and providers[0]["launch_fields"] == []
         assert "codeswarm_swarms" in (await good.get("/metrics")).text
+
+
+async def test_idempotency_key_empty_is_absent_and_reuse_with_another_body_is_refused(
+    start_router: Callable[..., RouterProcess],
+) -> None:
+    router = start_router()
+    async with router.client() as client:
+        for _ in range(2):  # an empty key is no key: two launches, two swarms, no 500
+            empty = await client.post("/v1/swarms", json={"nodes": 1}, headers={"Idempotency-Key": ""})
+            assert empty.status_code == 202, empty.text
+        assert len((await client.get("/v1/swarms")).json()["swarms"]) == 2
+        headers = {"Idempotency-Key": "one-launch"}
+        first = await client.post("/v1/swarms", json={"nodes": 1, "alias": "a"}, headers=headers)
+        assert first.status_code == 202
+        other = await client.post("/v1/swarms", json={"nodes": 2, "alias": "a"}, headers=headers)
+        assert other.status_code == 422, other.text
+        assert "Idempotency-Key" in message(other) and "different" in message(other)
+        assert len((await client.get("/v1/swarms")).json()["swarms"]) == 3
+
+
+async def test_strict_types_nul_bytes_and_lone_surrogates_are_refused(
+    start_router: Callable[..., RouterProcess],
+) -> None:
+    router = start_router()
+    async with router.client() as client:
+        for nodes in ("1", True, 1.0, [False]):
+            response = await client.post("/v1/swarms", json={"nodes": nodes})
+            assert response.status_code == 422, (nodes, response.text)
+            assert "nodes" in response.text
+        cases = [
+            b'{"nodes": 1, "alias": "a\\u0000b"}',
+            b'{"nodes": 1, "alias": "a\\ud800b"}',
+            b'{"nodes": 1, "runtime_params": {"k\\u0000": "v"}}',
+        ]
+        for body in cases:
+            response = await client.post("/v1/swarms", content=body, headers={"content-type": "application/json"})
+            assert response.status_code == 422, (body, response.text)
+            assert "alias" in message(response) or "runtime_params" in message(response), response.text
+        not_utf8 = await client.post(
+            "/v1/swarms", content=b'{"nodes": 1, "alias": "\xff"}', headers={"content-type": "application/json"}
+        )
+        assert not_utf8.status_code == 422 and "UTF-8" in not_utf8.text, not_utf8.text
+        assert (await client.get("/v1/swarms")).json()["swarms"] == []
