@@ -35,10 +35,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from mirror.app import create_app  # noqa: E402
-from mirror.testing import serve  # noqa: E402
 from router.providers.registry import PROJECT_CODEX  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from tests.support.fake_responses import FakeResponses  # noqa: E402
+from tests.support.mirror_process import serve  # noqa: E402
 from tests.support.router_process import RouterProcess  # noqa: E402
 from tests.support.servers import create_database, delete_prefix, ensure_postgres, ensure_redis, unique_prefix  # noqa: E402
 

@@ -32,10 +32,10 @@ if str(ROOT) not in sys.path:
 
 from bench.bench_codex import Client, percentile, rss_kib  # noqa: E402
 from mirror.app import create_app  # noqa: E402
-from mirror.testing import serve  # noqa: E402
 from services.node.zipapp import build_zipapp  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from tests.support.fake_chat import FakeChat  # noqa: E402
+from tests.support.mirror_process import serve  # noqa: E402
 from tests.support.node_process import Node  # noqa: E402
 from tests.support.router_process import RouterProcess  # noqa: E402
 from tests.support.servers import create_database, delete_prefix, ensure_postgres, ensure_redis, unique_prefix  # noqa: E402

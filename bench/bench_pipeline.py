@@ -39,8 +39,8 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable
 
 from bench.bench_bus import make_envelopes, raw_redis_case  # noqa: E402
 from bench.bench_router import percentile, until_all_idle  # noqa: E402
-from mirror.testing import MirrorProcess  # noqa: E402
 from services.bus.redis_bus import RedisEventBus  # noqa: E402
+from tests.support.mirror_process import MirrorProcess  # noqa: E402
 from tests.support.router_process import RouterProcess  # noqa: E402
 from tests.support.servers import (  # noqa: E402
     create_database,

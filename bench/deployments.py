@@ -12,8 +12,8 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mirror.testing import MirrorProcess
 from tests.e2e.embedded_process import EmbeddedProcess, start_embedded
+from tests.support.mirror_process import MirrorProcess
 from tests.support.router_process import RouterProcess
 from tests.support.servers import create_database, delete_prefix, unique_prefix
 

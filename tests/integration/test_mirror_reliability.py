@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from mirror.app import create_app
-from mirror.testing import MirrorProcess, ResumingClient, SSEEvent, serve, sse_events
 from services.bus import RedisEventBus
 from services.protocol import make_envelope
 from services.settings import Settings
+from tests.support.mirror_process import MirrorProcess, ResumingClient, SSEEvent, serve, sse_events
 from tests.support.router_process import BusReader, RouterProcess, all_idle, wait_swarm
 from tests.support.servers import wait_until_async
 

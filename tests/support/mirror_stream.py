@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 
 from mirror.app import create_app
-from mirror.testing import serve
 from services.settings import Settings
+from tests.support.mirror_process import serve
 from tests.support.servers import wait_until_async
 
 

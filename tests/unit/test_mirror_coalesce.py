@@ -8,9 +8,9 @@ import orjson
 
 from mirror.coalesce import render
 from mirror.items import StreamItem, item_from_entry
-from mirror.testing import SSEParser
 from services.bus.base import BusEntry
 from services.protocol import make_envelope
+from tests.support.mirror_process import SSEParser
 
 
 def item(entry_id: str, event: str, **data: Any) -> StreamItem:

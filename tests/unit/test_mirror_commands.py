@@ -15,10 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from mirror.app import create_app
-from mirror.testing import free_port, serve, sse_events
 from services.bus import MemoryEventBus
 from services.protocol import make_envelope
 from services.settings import Settings
+from tests.support.mirror_process import free_port, serve, sse_events
 
 
 class FakeRouter:

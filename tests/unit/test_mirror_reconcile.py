@@ -14,10 +14,10 @@ import pytest
 from fastapi import FastAPI
 
 from mirror.app import create_app
-from mirror.testing import SSEEvent, free_port, serve, sse_events
 from services.bus import MemoryEventBus
 from services.protocol import make_envelope
 from services.settings import Settings
+from tests.support.mirror_process import SSEEvent, free_port, serve, sse_events
 from tests.support.servers import wait_until_async
 
 

@@ -12,10 +12,10 @@ from fastapi import Depends, FastAPI, HTTPException
 from fastapi.testclient import TestClient
 
 from mirror.app import create_app
-from mirror.testing import free_port, serve, sse_events
 from services.auth import TOKEN_COOKIE, bearer_token, require_token
 from services.bus import MemoryEventBus
 from services.settings import Settings
+from tests.support.mirror_process import free_port, serve, sse_events
 
 TOKEN = "s3cret-token"
 WEB = "http://127.0.0.1:8000"

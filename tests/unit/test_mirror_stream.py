@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from mirror.app import create_app
-from mirror.testing import SSEEvent, free_port, serve, sse_events
 from services.bus import MemoryEventBus
 from services.protocol import make_envelope
 from services.settings import Settings
+from tests.support.mirror_process import SSEEvent, free_port, serve, sse_events
 
 Start = Callable[..., Awaitable[str]]
 

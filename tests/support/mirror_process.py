@@ -1,5 +1,5 @@
-"""Helpers for tests and benchmarks: run an app on a real socket or the mirror as a process, and read
-an SSE stream.
+"""Test and benchmark support: run an app on a real socket or the mirror as a process, and read an SSE
+stream.
 
 The reader is a plain client-side parser of the SSE text format (what a browser's EventSource does),
 so tests see exactly the bytes a real client gets.
@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,14 +24,9 @@ import orjson
 import uvicorn
 from starlette.types import ASGIApp
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.servers import free_port
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextlib.asynccontextmanager
