@@ -28,6 +28,9 @@ def _check(launch_field: LaunchField, value: Any, pattern: re.Pattern[str]) -> A
     if launch_field.type == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{key} must be an integer, got {value!r}")
+        low, high = launch_field.minimum, launch_field.maximum
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError(f"{key} must be between {low} and {high}, got {value}")
         return value
     if launch_field.type == "boolean":
         if not isinstance(value, bool):

@@ -116,6 +116,8 @@ class LaunchField(BaseModel):
     required: bool = False
     options: list[str] | None = None
     pattern: str | None = Field(None, description="A regular expression every string value must match.")
+    minimum: int | None = Field(None, description="The smallest value an integer field takes.")
+    maximum: int | None = Field(None, description="The largest value an integer field takes.")
     description: str | None = None
 
 

@@ -30,6 +30,7 @@ from router.ssh.connection import SshTarget
 from services.protocol.views import LaunchField
 
 NAME = r"^[A-Za-z0-9_.-]{1,64}$"
+MAX_CPUS_PER_TASK = 4096  # more than any node has today; sbatch refuses what the partition lacks
 HOST = re.compile(r"^[A-Za-z0-9_.:-]{1,253}$")
 USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 REMOTE_PATH = re.compile(r"^/[A-Za-z0-9_./+-]{0,1023}$")
@@ -55,7 +56,7 @@ SLURM_FIELDS: tuple[LaunchField, ...] = (
     ),
     LaunchField(key="gres", label="Generic resources", type="string", pattern=r"^[A-Za-z0-9_.:,-]{1,128}$"),
     LaunchField(key="mem", label="Memory per node", type="string", pattern=r"^\d{1,9}[KMGT]?$"),
-    LaunchField(key="cpus_per_task", label="CPUs per node", type="integer"),
+    LaunchField(key="cpus_per_task", label="CPUs per node", type="integer", minimum=1, maximum=MAX_CPUS_PER_TASK),
     LaunchField(key="reservation", label="Reservation", type="string", pattern=NAME),
     LaunchField(
         key="begin",
