@@ -13,8 +13,6 @@ from mirror.stream import ClientStream, resume_id
 stream_router = APIRouter(tags=["stream"])  # the one route that also takes the session cookie
 router = APIRouter(tags=["stream"])
 
-ENTRY_ID = r"^\d{1,20}-\d{1,20}$"
-
 
 @stream_router.get(
     "/v1/events",

@@ -35,10 +35,6 @@ def entry_key(entry_id: str) -> EntryKey:
     return parse_entry_id(entry_id)
 
 
-def format_entry_id(key: EntryKey) -> str:
-    return f"{key[0]}-{key[1]}"
-
-
 def _one_line(value: bytes) -> bytes:
     return _LINE_BREAK.sub(b"", value) if b"\n" in value or b"\r" in value else value
 

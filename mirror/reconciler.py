@@ -12,7 +12,6 @@ itself degraded (``/readyz`` answers 503 with the reason) and tries again sooner
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -52,15 +51,10 @@ class Reconciler:
         self.problem: str | None = "not reconciled with the router yet"
         self.last_success: float | None = None  # time.time() of the last good reconcile
         self.failures = 0
-        self._wake = asyncio.Event()
 
     @property
     def healthy(self) -> bool:
         return self.problem is None
-
-    def poke(self) -> None:
-        """Reconcile now rather than at the next interval."""
-        self._wake.set()
 
     async def reconcile_once(self) -> bool:
         asked_at = self.model.position_key
@@ -112,9 +106,7 @@ class Reconciler:
     async def run(self) -> None:
         while True:
             delay = self.interval_s if self.healthy else self.retry_s
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
-            self._wake.clear()
+            await asyncio.sleep(delay)
             try:
                 await self.reconcile_once()
             except asyncio.CancelledError:

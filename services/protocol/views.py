@@ -136,7 +136,3 @@ class ProviderView(BaseModel):
 
 class ProviderList(BaseModel):
     providers: list[ProviderView]
-
-
-class ErrorBody(BaseModel):
-    detail: Any
