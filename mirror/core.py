@@ -22,6 +22,7 @@ from mirror.snapshot import SnapshotFile, stream_identity
 from mirror.stream import StreamOptions
 from services.bus import make_bus
 from services.bus.base import START_ID, EventBus
+from services.node.private_files import keep_files_private
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class MirrorCore:
     async def start(self) -> None:
         """Snapshot → bus catch-up → first reconcile → background tasks.  Nothing here waits for a
         service that is down: an unreachable bus or router leaves the mirror serving, degraded."""
+        keep_files_private()
         if self.snapshot.load(self.model, self.ledger):
             log.info("snapshot loaded: %d swarms at %s", len(self.model.swarms), self.model.position)
         try:

@@ -17,6 +17,7 @@ from router.supervisor import Supervisor
 from router.transcript import Transcript
 from services.bus.base import EventBus
 from services.bus.factory import make_bus
+from services.node.private_files import keep_files_private
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class RouterCore:
 
 
 async def start_router(settings: Settings, bus: EventBus | None = None) -> RouterCore:
+    keep_files_private()
     settings.home.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url
     await upgrade(url)

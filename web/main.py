@@ -10,6 +10,7 @@ import sys
 
 import uvicorn
 
+from services.node.private_files import keep_files_private
 from services.settings import Settings
 from web.app import create_app
 
@@ -24,6 +25,7 @@ def is_loopback(host: str) -> bool:
 
 
 def main() -> None:
+    keep_files_private()
     settings = Settings()
     if not settings.api_token and not is_loopback(settings.web_host):
         sys.exit(

@@ -7,10 +7,12 @@ import sys
 from collections.abc import Sequence
 
 from services.node.cli import parse_args
+from services.node.private_files import keep_files_private
 from services.node.program import NodeProgram
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_files_private()
     options = parse_args(argv, os.environ)
     return NodeProgram(options).run()
 

@@ -59,7 +59,7 @@ def write_bundle(workspace: str, bundle: dict[str, Any]) -> list[str]:
             raise ConfigError(f"bundle path {relpath!r} escapes the workspace through a symbolic link")
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
         try:
-            fd = os.open(target, flags, 0o644)
+            fd = os.open(target, flags, 0o600)
         except OSError as exc:
             raise ConfigError(f"cannot write bundle entry {relpath!r}: {exc}") from exc
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from services.node.private_files import keep_files_private
 from services.node.records import outbox_path
 
 READ_LIMIT = 4 << 20  # bytes per file per pass
@@ -149,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--base", required=True, help="the directory holding mailbox/")
     parser.add_argument("--poll-s", type=float, default=0.05, help="how often the files are checked")
     args = parser.parse_args(argv)
+    keep_files_private()
     with contextlib.suppress(BrokenPipeError):  # the router went away
         serve(args.base, sys.stdin.buffer, sys.stdout.buffer, args.poll_s)
     return 0

@@ -44,7 +44,7 @@ class Outbox:
         self.job_id = job_id
         self.node_id = node_id
         self.previous: OutboxState = read_outbox_state(path)
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         if not self.previous.ends_with_newline:
             _write_all(self._fd, b"\n")  # end a line torn by a crash, so the next record starts clean
         self._seq = self.previous.last_seq

@@ -64,7 +64,7 @@ def build_zipapp(dest_dir: Path) -> Path:
         partial = Path(partial_name)
         try:
             zipapp.create_archive(staging, partial, interpreter=INTERPRETER, compressed=True)
-            partial.chmod(0o755)
+            partial.chmod(0o700)  # its owner runs it; nobody else needs to
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)

@@ -65,6 +65,9 @@ async def test_two_node_swarm_answers_from_each_workspace(
             (command,) = bus.events("command_completed", **mine)
             workspace = f"{slurm_kit.remote_base}/runs/{job_id}/node_0{ref['node_id']}"
             assert command["exit_code"] == 0 and command["output"].strip() == workspace
+        # every directory and file under the base is its owner's only, whatever the login node's umask
+        rc, shared, _ = slurm_kit.lab.ssh_run(f"find {slurm_kit.remote_base} -perm /077 -printf '%m %p\\n'")
+        assert rc == 0 and shared == "", shared
 
         terminated = await client.post(f"/v1/swarms/{swarm_id}/terminate", json={"download_workspaces": True})
         assert terminated.status_code == 202

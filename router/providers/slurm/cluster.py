@@ -164,8 +164,8 @@ class SlurmCluster:
         files = {"job.sh": script.encode(), **control_files(spec)}
         await progress("staging", f"writing the job script to {stage} on {self.name}")
         await self.ssh.sftp(lambda sftp: _write_files(sftp, stage, files))
-        command = (
-            f"sbatch --parsable {shlex.quote(stage + '/job.sh')} "
+        command = (  # the job inherits the umask (SLURM_UMASK): Slurm's own output files are private too
+            f"umask 077 && sbatch --parsable {shlex.quote(stage + '/job.sh')} "
             f"|| {{ status=$?; rm -rf {shlex.quote(stage)}; exit $status; }}"
         )
         if stop.is_set():

@@ -29,6 +29,7 @@ def _upload_if_missing(sftp: paramiko.SFTPClient, local: Path, remote: str) -> N
         pass
     partial = f"{remote}.{os.getpid()}.partial"
     sftp.put(str(local), partial)
+    sftp.chmod(partial, 0o700)  # its owner runs it, whatever the login node's umask
     sftp.posix_rename(partial, remote)  # atomic: a node never starts from half a file
 
 
@@ -48,8 +49,12 @@ class ProgramShipper:
             remote = f"{self.base}/bin/{local.name}"
             if self._ready == remote:
                 return remote
-            dirs = " ".join(shlex.quote(f"{self.base}/{sub}") for sub in BASE_DIRS)
-            made = await self.ssh.run(f"mkdir -p {dirs}", self.timeout_s)
+            dirs = " ".join(
+                shlex.quote(path)
+                for path in [self.base, f"{self.base}/mailbox", *(f"{self.base}/{sub}" for sub in BASE_DIRS)]
+            )
+            # owner only, whatever the login node's umask; directories an older version made 0755 too
+            made = await self.ssh.run(f"umask 077 && mkdir -p {dirs} && chmod 700 {dirs}", self.timeout_s)
             if made.status != 0:
                 raise ShippingFailed(f"cannot create the directories under {self.base}: {made.err}")
             await self.ssh.sftp(lambda sftp: _upload_if_missing(sftp, local, remote))
