@@ -200,3 +200,22 @@ async def test_a_real_router_down_gives_503(tmp_path: Path, bus: MemoryEventBus)
         assert answer.status_code == 503
         assert "the router is unreachable" in answer.json()["detail"]
         assert "nothing was sent" in answer.json()["detail"]
+
+
+async def test_the_mirror_refuses_at_its_door_what_the_router_would(setup: tuple[str, FakeRouter]) -> None:
+    """Strict types, NUL bytes, lone surrogates and non-UTF-8 bodies are 422s at the mirror: nothing of
+    them is forwarded, and the answer never fails on echoing them."""
+    url, fake = setup
+    json_type = {"content-type": "application/json"}
+    async with client(url) as http:
+        for nodes in ("1", True, 1.0, [False]):
+            refused = await http.post("/v1/swarms", json={"nodes": nodes})
+            assert refused.status_code == 422 and "nodes" in refused.text, (nodes, refused.text)
+        for body in (b'{"nodes": 1, "alias": "a\\u0000b"}', b'{"nodes": 1, "alias": "a\\ud800b"}'):
+            refused = await http.post("/v1/swarms", content=body, headers=json_type)
+            assert refused.status_code == 422 and "alias" in refused.text, (body, refused.text)
+        inject = await http.post(
+            "/v1/swarms/sw-1/inject", content=b'{"nodes": "all", "content": "\xff"}', headers=json_type
+        )
+        assert inject.status_code == 422 and "UTF-8" in inject.text, inject.text
+    assert fake.calls == []
