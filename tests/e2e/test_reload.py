@@ -11,7 +11,9 @@ from tests.e2e.ui import inject, launch, open_node, open_ui, swarm_view, termina
 
 pytestmark = pytest.mark.e2e
 
-SECOND = "second " + "x" * 60  # streamed as 80 deltas of ~1 character, 100 ms apart: about 8 s
+# streamed as 80 deltas of ~1 character, 250 ms apart: about 20 s, so that a reload on a loaded machine
+# still lands mid-turn (at 100 ms apart the turn could end before the reloaded page was up)
+SECOND = "second " + "x" * 60
 
 RELOADED_MID_TURN = """(second) => {
   const turns = [...document.querySelectorAll(".node-view .turn")];
@@ -25,7 +27,7 @@ RELOADED_MID_TURN = """(second) => {
 
 def test_reload_mid_turn_keeps_the_answer_and_the_order(page: Page, embedded: EmbeddedProcess) -> None:
     open_ui(page, embedded.web_url)
-    view = launch(page, "e2e-reload", nodes=2, runtime_params={"tokens": "80", "delay_ms": "100"})
+    view = launch(page, "e2e-reload", nodes=2, runtime_params={"tokens": "80", "delay_ms": "250"})
     node = open_node(view, 0)
     inject(view, "first", targets="0")
     expect(node.locator(".turn[data-state='completed']")).to_have_count(1)
