@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import importlib
 import importlib.util
-import ipaddress
 import logging
 import signal
 import socket
@@ -31,6 +30,8 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from services.bus.memory_bus import MemoryEventBus
+from services.exposure import exposure_error
+from services.logs import configure_logging
 from services.settings import Settings
 
 log = logging.getLogger("codeswarm.embedded")
@@ -48,15 +49,6 @@ SSE_WATCHER_POLL_S = 0.5
 
 class EmbeddedError(Exception):
     """The embedded mode cannot start or a service stopped on its own."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def embedded_settings(base: Settings | None = None) -> Settings:
@@ -266,20 +258,15 @@ def announce(started: Started, out: Any = None) -> None:
 
 
 def _check_exposure(settings: Settings, services: list[str]) -> None:
-    if settings.api_token:
-        return
     for name in services:
-        host = getattr(settings, f"{name}_host")
-        if not is_loopback(host):
-            raise EmbeddedError(
-                f"refusing to serve the {name} on {host} without a token: set CODESWARM_API_TOKEN "
-                f"or bind to 127.0.0.1 (CODESWARM_{name.upper()}_HOST)"
-            )
+        refused = exposure_error(settings, name)
+        if refused:
+            raise EmbeddedError(refused)
 
 
 def run_from_cli(*, mirror: bool = True, web: bool = True, log_level: str = "warning") -> int:
     """Run the embedded mode in the foreground until SIGINT or SIGTERM; the CLI's exit code."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level)
     settings = embedded_settings()
 
     async def main() -> None:

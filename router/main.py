@@ -1,16 +1,14 @@
-"""`codeswarm-router`: serve the router on its own (the deployment mode)."""
+"""`codeswarm-router`: serve the router on its own (the deployment mode).  Settings come from
+CODESWARM_* environment variables (services/settings.py)."""
 
 from __future__ import annotations
 
-import uvicorn
-
 from router.app import create_app
-from services.settings import Settings
+from services.serve import serve
 
 
 def main() -> None:
-    settings = Settings()
-    uvicorn.run(create_app(settings), host=settings.router_host, port=settings.router_port, log_level="info")
+    serve("router", create_app)
 
 
 if __name__ == "__main__":
