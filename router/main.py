@@ -1,13 +1,16 @@
 """`codeswarm-router`: serve the router on its own (the deployment mode).  Settings come from
-CODESWARM_* environment variables (services/settings.py)."""
+CODESWARM_* environment variables (services/settings.py); the process first moves them out of its
+/proc/<pid>/environ (services/private_environ.py), where every agent of the same user could read them."""
 
 from __future__ import annotations
 
 from router.app import create_app
+from services.private_environ import hide_environment
 from services.serve import serve
 
 
 def main() -> None:
+    hide_environment()
     serve("router", create_app)
 
 

@@ -12,6 +12,7 @@ from services.node.records import secret_name
 
 # The only variables a node program inherits from the host; everything else is set explicitly.
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")
+RUNTIME_PARAMS_FILE = "runtime_params.json"
 
 
 def node_arguments(
@@ -26,8 +27,8 @@ def node_arguments(
     args = ["--base", base, "--job-id", job_id, "--runtime", spec.runtime, "--heartbeat-s", str(heartbeat_s)]
     if node_id is not None:
         args += ["--node-id", str(node_id)]
-    if spec.runtime_params:
-        args += ["--runtime-params", orjson.dumps(spec.runtime_params).decode()]
+    if spec.runtime_params:  # a file, never the command line: every user of the host can read that (ps)
+        args += ["--runtime-params-file", f"{control_dir}/{RUNTIME_PARAMS_FILE}"]
     if spec.system_prompt:
         args += ["--system-prompt-file", f"{control_dir}/system_prompt.txt"]
     if spec.agents_bundle:
@@ -43,6 +44,8 @@ def control_files(spec: LaunchSpec) -> dict[str, bytes]:
     """Files the node program reads at start (name → content), written 0600 into the job's control dir.
     The model key gets one file per node, which that node removes once it has read it."""
     files: dict[str, bytes] = {}
+    if spec.runtime_params:
+        files[RUNTIME_PARAMS_FILE] = orjson.dumps(spec.runtime_params)
     if spec.system_prompt:
         files["system_prompt.txt"] = spec.system_prompt.encode()
     if spec.agents_bundle:

@@ -26,6 +26,7 @@ class NodeOptions:
     system_prompt_file: str | None
     bundle_file: str | None
     secret_dir: str | None = None
+    runtime_params_file: str | None = None  # instead of runtime_params: a JSON file (never on the command line)
     orphan_after_s: float = 600.0  # outbox gone or heartbeat unwritable this long: exit (nobody can reach us)
 
 
@@ -61,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--job-id", required=True, type=_job_id, help="the job this node belongs to")
     parser.add_argument("--node-id", type=_node_id, help="this node's index (default: $SLURM_NODEID)")
     parser.add_argument("--runtime", default="mock", help="agent runtime: mock, shell or codex (default: mock)")
-    parser.add_argument("--runtime-params", default="{}", help="JSON object of runtime parameters")
+    params = parser.add_mutually_exclusive_group()
+    params.add_argument(
+        "--runtime-params", default="{}", help="JSON object of runtime parameters (ps shows it to every user)"
+    )
+    params.add_argument("--runtime-params-file", help="file holding the JSON object of runtime parameters")
     parser.add_argument("--heartbeat-s", type=_positive_float, default=2.0, help="heartbeat interval (default 2.0)")
     parser.add_argument(
         "--orphan-after-s",
@@ -100,5 +105,6 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> NodeOp
         system_prompt_file=args.system_prompt_file,
         bundle_file=args.bundle_file,
         secret_dir=args.secret_dir,
+        runtime_params_file=args.runtime_params_file,
         orphan_after_s=args.orphan_after_s,
     )

@@ -25,13 +25,21 @@ def make_directories(options: NodeOptions) -> str:
     return os.path.abspath(workspace)
 
 
-def _runtime_params(text: str) -> dict[str, object]:
+def _runtime_params(options: NodeOptions) -> dict[str, object]:
+    source, text = "--runtime-params", options.runtime_params
+    if options.runtime_params_file is not None:
+        source = f"the runtime params file {options.runtime_params_file}"
+        try:
+            with open(options.runtime_params_file, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {source}: {exc}") from exc
     try:
         params = json.loads(text)
     except ValueError as exc:
-        raise ConfigError(f"--runtime-params is not JSON: {exc}") from exc
+        raise ConfigError(f"{source} is not JSON: {exc}") from exc
     if not isinstance(params, dict):
-        raise ConfigError(f"--runtime-params must be a JSON object, not {type(params).__name__}")
+        raise ConfigError(f"{source} must hold a JSON object, not {type(params).__name__}")
     return params
 
 
@@ -67,7 +75,7 @@ def prepare_runtime(options: NodeOptions, workspace: str, emit: Emit) -> Runtime
     runtime_class = RUNTIMES.get(options.runtime)
     if runtime_class is None:
         raise ConfigError(f"unknown runtime {options.runtime!r}; available: {', '.join(sorted(RUNTIMES))}")
-    params = _runtime_params(options.runtime_params)
+    params = _runtime_params(options)
     system_prompt = _system_prompt(options.system_prompt_file)
     home = os.path.abspath(agent_home_path(options.base, options.job_id, options.node_id))
     runtime = runtime_class(workspace, emit, params, system_prompt, home=home, secret=_take_secret(options))

@@ -9,6 +9,7 @@ import pytest
 
 from router.providers.base import LaunchSpec
 from router.providers.fields import LaunchParamsError, validate_params
+from router.providers.node_command import control_files
 from router.providers.slurm.config import SLURM_FIELDS
 from router.providers.slurm.script import UnsafeValue, sbatch_option, sbatch_script, stage_dir
 
@@ -68,7 +69,11 @@ def test_bash_expands_only_the_job_id(tmp_path: Path) -> None:
     )
     argv = result.stdout.splitlines()
     assert argv[argv.index("--job-id") + 1] == "4242"
-    assert argv[argv.index("--runtime-params") + 1] == '{"delay_ms":0,"note":"it\'s $(not) `run`"}'
+    # runtime params travel in a 0600 control file beside the script, never on a command line (ps shows it)
+    params_file = argv[argv.index("--runtime-params-file") + 1]
+    assert params_file == "/shared/cs/swarms/sw-0123456789ab/runtime_params.json"
+    assert "--runtime-params" not in argv and "$(not)" not in script()
+    assert control_files(spec())["runtime_params.json"] == b'{"delay_ms":0,"note":"it\'s $(not) `run`"}'
 
 
 @pytest.mark.parametrize(
