@@ -66,3 +66,8 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .codeswarm .tools .pytest_cache .mypy_cache .ruff_cache
+
+## openapi: regenerate the committed API descriptions (docs/openapi/*.json, docs/events.schema.json)
+.PHONY: openapi
+openapi: install
+	$(BIN)/python scripts/export_openapi.py

@@ -7,6 +7,7 @@ which request did what from the router's answers (``GET /v1/requests/{request_id
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -17,6 +18,7 @@ from starlette.background import BackgroundTask
 from mirror.deps import Core
 from mirror.router_client import RouterUnavailable
 from services.protocol import ApprovalRequest, InjectRequest, InterruptRequest, LaunchRequest, TerminateRequest
+from services.protocol.openapi import error_responses
 from services.protocol.views import (
     Accepted,
     ApprovalList,
@@ -30,7 +32,10 @@ from services.protocol.views import (
     TurnList,
 )
 
-router = APIRouter(tags=["commands (forwarded to the router)"])
+router = APIRouter(responses=error_responses(401, 421))
+# The forwarded routes have the router's operation ids, models and refusals, plus what forwarding adds.
+SWARMS: list[str | Enum] = ["swarms"]
+FORWARDING = error_responses(502, 503, 504)
 
 SwarmId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 CallId = Annotated[str, Path(pattern=r"^[^/]{1,200}$")]
@@ -72,7 +77,14 @@ def _accepted(response: Response, parsed: Any) -> dict[str, Any] | None:
     return parsed if response.status_code == 202 and isinstance(parsed, dict) else None
 
 
-@router.post("/v1/swarms", status_code=202, response_model=None, responses={202: {"model": LaunchAccepted}})
+@router.post(
+    "/v1/swarms",
+    status_code=202,
+    response_model=None,
+    operation_id="launchSwarm",
+    tags=SWARMS,
+    responses={202: {"model": LaunchAccepted}, **error_responses(413, 422), **FORWARDING},
+)
 async def launch(
     body: LaunchRequest,
     core: Core,
@@ -87,18 +99,35 @@ async def launch(
     return response
 
 
-@router.get("/v1/swarms", response_model=None, responses={200: {"model": SwarmList}})
+@router.get(
+    "/v1/swarms",
+    response_model=None,
+    tags=SWARMS,
+    operation_id="listSwarms",
+    responses={200: {"model": SwarmList}, **FORWARDING},
+)
 async def list_swarms(core: Core) -> Response:
     return (await _forward(core, "GET", "/v1/swarms"))[0]
 
 
-@router.get("/v1/swarms/{swarm_id}", response_model=None, responses={200: {"model": SwarmView}})
+@router.get(
+    "/v1/swarms/{swarm_id}",
+    response_model=None,
+    operation_id="getSwarm",
+    tags=SWARMS,
+    responses={200: {"model": SwarmView}, **error_responses(404, 422), **FORWARDING},
+)
 async def get_swarm(swarm_id: SwarmId, core: Core) -> Response:
     return (await _forward(core, "GET", f"/v1/swarms/{_segment(swarm_id)}"))[0]
 
 
 @router.post(
-    "/v1/swarms/{swarm_id}/inject", status_code=202, response_model=None, responses={202: {"model": InjectAccepted}}
+    "/v1/swarms/{swarm_id}/inject",
+    status_code=202,
+    response_model=None,
+    operation_id="injectPrompt",
+    tags=SWARMS,
+    responses={202: {"model": InjectAccepted}, **error_responses(404, 409, 413, 422), **FORWARDING},
 )
 async def inject(swarm_id: SwarmId, body: InjectRequest, core: Core) -> Response:
     path = f"/v1/swarms/{_segment(swarm_id)}/inject"
@@ -113,7 +142,9 @@ async def inject(swarm_id: SwarmId, body: InjectRequest, core: Core) -> Response
     "/v1/swarms/{swarm_id}/terminate",
     status_code=202,
     response_model=None,
-    responses={202: {"model": TerminateAccepted}},
+    operation_id="terminateSwarm",
+    tags=SWARMS,
+    responses={202: {"model": TerminateAccepted}, **error_responses(404, 413, 422), **FORWARDING},
 )
 async def terminate(swarm_id: SwarmId, core: Core, body: TerminateRequest | None = None) -> Response:
     path = f"/v1/swarms/{_segment(swarm_id)}/terminate"
@@ -128,7 +159,9 @@ async def terminate(swarm_id: SwarmId, core: Core, body: TerminateRequest | None
     "/v1/swarms/{swarm_id}/interrupt",
     status_code=202,
     response_model=None,
-    responses={202: {"model": InterruptAccepted}},
+    operation_id="interruptTurns",
+    tags=SWARMS,
+    responses={202: {"model": InterruptAccepted}, **error_responses(404, 409, 413, 422), **FORWARDING},
 )
 async def interrupt(swarm_id: SwarmId, body: InterruptRequest, core: Core) -> Response:
     path = f"/v1/swarms/{_segment(swarm_id)}/interrupt"
@@ -142,7 +175,9 @@ async def interrupt(swarm_id: SwarmId, body: InterruptRequest, core: Core) -> Re
     "/v1/swarms/{swarm_id}/approvals/{call_id}",
     status_code=202,
     response_model=None,
-    responses={202: {"model": Accepted}},
+    operation_id="answerApproval",
+    tags=SWARMS,
+    responses={202: {"model": Accepted}, **error_responses(404, 409, 413, 422), **FORWARDING},
 )
 async def approve(swarm_id: SwarmId, call_id: CallId, body: ApprovalRequest, core: Core) -> Response:
     path = f"/v1/swarms/{_segment(swarm_id)}/approvals/{_segment(call_id)}"
@@ -152,24 +187,50 @@ async def approve(swarm_id: SwarmId, call_id: CallId, body: ApprovalRequest, cor
     return response
 
 
-@router.get("/v1/swarms/{swarm_id}/approvals", response_model=None, responses={200: {"model": ApprovalList}})
+@router.get(
+    "/v1/swarms/{swarm_id}/approvals",
+    response_model=None,
+    operation_id="listApprovals",
+    tags=SWARMS,
+    responses={200: {"model": ApprovalList}, **error_responses(404, 422), **FORWARDING},
+)
 async def approvals(swarm_id: SwarmId, core: Core, pending: bool = True) -> Response:
     path = f"/v1/swarms/{_segment(swarm_id)}/approvals?pending={'true' if pending else 'false'}"
     return (await _forward(core, "GET", path))[0]
 
 
-@router.get("/v1/swarms/{swarm_id}/nodes/{node_id}/turns", response_model=None, responses={200: {"model": TurnList}})
+@router.get(
+    "/v1/swarms/{swarm_id}/nodes/{node_id}/turns",
+    response_model=None,
+    operation_id="listTurns",
+    tags=SWARMS,
+    responses={200: {"model": TurnList}, **error_responses(404, 422), **FORWARDING},
+)
 async def turns(swarm_id: SwarmId, node_id: Annotated[int, Path(ge=0)], core: Core) -> Response:
     return (await _forward(core, "GET", f"/v1/swarms/{_segment(swarm_id)}/nodes/{node_id}/turns"))[0]
 
 
-@router.get("/v1/providers", response_model=None, responses={200: {"model": ProviderList}})
+@router.get(
+    "/v1/providers",
+    response_model=None,
+    tags=["providers"],
+    operation_id="listProviders",
+    responses={200: {"model": ProviderList}, **FORWARDING},
+)
 async def providers(core: Core) -> Response:
     return (await _forward(core, "GET", "/v1/providers"))[0]
 
 
 @router.get(
-    "/v1/swarms/{swarm_id}/archive", response_class=Response, responses={200: {"content": {"application/gzip": {}}}}
+    "/v1/swarms/{swarm_id}/archive",
+    response_class=Response,
+    tags=SWARMS,
+    operation_id="getArchive",
+    responses={
+        200: {"content": {"application/gzip": {}}, "description": "The workspaces as a tar.gz."},
+        **error_responses(404, 409, 422),
+        **FORWARDING,
+    },
 )
 async def archive(swarm_id: SwarmId, core: Core) -> Response:
     """The workspaces archive, streamed through from the router."""
@@ -183,7 +244,12 @@ async def archive(swarm_id: SwarmId, core: Core) -> Response:
     )
 
 
-@router.get("/v1/requests/{request_id}", tags=["requests"])
+@router.get(
+    "/v1/requests/{request_id}",
+    tags=["requests"],
+    operation_id="getRequest",
+    responses=error_responses(404, 422),
+)
 async def request_record(request_id: Annotated[str, Path(max_length=200)], core: Core) -> dict[str, Any]:
     """What a request forwarded by (or seen by) this mirror did: ``{request_id, swarm_id, command,
     injections}``.  404 when this mirror has no record of it."""

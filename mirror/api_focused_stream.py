@@ -14,11 +14,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 
+from mirror.api_stream import EVENT_STREAM, EVENTS_SCHEMA_PATH
 from mirror.deps import Core
 from mirror.items import StreamItem
 from mirror.stream import ClientStream, resume_id
 from mirror.subscriber import Subscriber
 from services.protocol import DELTA_EVENTS
+from services.protocol.openapi import error_responses
 
 router = APIRouter(tags=["stream"])
 
@@ -44,7 +46,9 @@ class FocusedSubscriber(Subscriber):
 @router.get(
     "/v1/events/focused",
     response_class=Response,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "The event stream (SSE)."}},
+    operation_id="streamFocusedEvents",
+    responses={200: EVENT_STREAM, **error_responses(400, 401, 421, 422)},
+    openapi_extra={"x-events-schema": EVENTS_SCHEMA_PATH},
 )
 async def focused_events(
     core: Core,

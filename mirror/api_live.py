@@ -9,11 +9,16 @@ import orjson
 from fastapi import APIRouter, HTTPException, Path, Response
 
 from mirror.deps import Core
+from services.protocol.openapi import error_responses
 
 router = APIRouter(tags=["stream"])
 
 
-@router.get("/v1/swarms/{swarm_id}/live")
+@router.get(
+    "/v1/swarms/{swarm_id}/live",
+    operation_id="getLiveSwarm",
+    responses=error_responses(401, 404, 421, 422),
+)
 async def live(swarm_id: Annotated[str, Path(max_length=200)], core: Core) -> Response:
     """``{swarm_id, last_event_id, nodes: [{node_id, turn, turns_seen, last_exit_code, tokens,
     context_window, approvals}]}``: ``turn`` is the node's latest turn as the events up to

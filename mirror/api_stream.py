@@ -9,6 +9,18 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response
 
 from mirror.deps import Core
 from mirror.stream import ClientStream, resume_id
+from services.protocol.catalogue import catalogue_schema
+from services.protocol.openapi import error_responses
+
+EVENTS_SCHEMA_PATH = "/v1/events/schema"
+EVENT_STREAM = {
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    "description": (
+        "Server-Sent Events.  Each event's data: is one JSON envelope of the event catalogue, a JSON Schema "
+        f"served at GET {EVENTS_SCHEMA_PATH} (and committed as docs/events.schema.json); its event: is the "
+        "envelope's event name."
+    ),
+}
 
 stream_router = APIRouter(tags=["stream"])  # the one route that also takes the session cookie
 router = APIRouter(tags=["stream"])
@@ -17,7 +29,9 @@ router = APIRouter(tags=["stream"])
 @stream_router.get(
     "/v1/events",
     response_class=Response,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "The event stream (SSE)."}},
+    operation_id="streamEvents",
+    responses={200: EVENT_STREAM, **error_responses(400, 401, 421, 422)},
+    openapi_extra={"x-events-schema": EVENTS_SCHEMA_PATH},
 )
 async def events(
     core: Core,
@@ -43,7 +57,7 @@ async def events(
     return ClientStream(core.hub, subscriber, after, core.options)
 
 
-@router.get("/v1/state")
+@router.get("/v1/state", operation_id="getState", responses=error_responses(401, 421))
 async def state(core: Core) -> Response:
     """The read model and the id of the last event it reflects: load this, then stream from
     ``last_event_id`` and nothing is missed in between.  ``degraded`` says why the mirror may be behind
@@ -54,3 +68,17 @@ async def state(core: Core) -> Response:
         "degraded": "; ".join(problems) if problems else None,
     }
     return Response(orjson.dumps(document), media_type="application/json")
+
+
+@router.get(
+    EVENTS_SCHEMA_PATH,
+    operation_id="getEventSchema",
+    responses={
+        200: {"content": {"application/json": {}}, "description": "The JSON Schema of every event."},
+        **error_responses(401, 421),
+    },
+)
+async def event_schema() -> Response:
+    """The event catalogue: one JSON Schema (2020-12) of every event envelope the stream carries,
+    discriminated by ``event``; ``x-events`` maps each name to its envelope."""
+    return Response(orjson.dumps(catalogue_schema()), media_type="application/json")

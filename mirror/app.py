@@ -16,6 +16,7 @@ from mirror.core import MirrorCore
 from mirror.limits import DeclaredSizeLimit, too_large
 from services.auth import require_token
 from services.bus.base import EventBus
+from services.protocol.openapi import operation_id
 from services.settings import Settings
 from services.validation_errors import http_error as shared_http_error
 from services.validation_errors import install_validation_errors
@@ -47,6 +48,7 @@ def create_app(
         version="1",
         summary="A reconciling read model of the router's swarms and a lossless, replayable event stream.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
 
     install_validation_errors(app)

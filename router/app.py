@@ -14,6 +14,7 @@ from router.errors import CommandError
 from services.auth import require_token
 from services.body_limit import BodyLimitMiddleware
 from services.bus.base import EventBus
+from services.protocol.openapi import operation_id
 from services.settings import Settings
 from services.validation_errors import install_validation_errors
 
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, bus: EventBus | None = None) ->
         version="1",
         summary="The lifecycle authority: launch swarms, inject prompts, terminate; events go to the bus.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_validation_errors(app)

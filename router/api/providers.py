@@ -7,12 +7,13 @@ from fastapi import APIRouter, Depends
 from router.api.deps import core
 from router.core import RouterCore
 from router.runtime_params import runtime_fields
+from services.protocol.openapi import error_responses
 from services.protocol.views import ProviderList, ProviderView
 
-router = APIRouter(prefix="/v1/providers", tags=["providers"])
+router = APIRouter(prefix="/v1/providers", tags=["providers"], responses=error_responses(401, 421))
 
 
-@router.get("", response_model=ProviderList)
+@router.get("", response_model=ProviderList, operation_id="listProviders")
 async def list_providers(core: RouterCore = Depends(core)) -> ProviderList:
     return ProviderList(
         providers=[

@@ -16,6 +16,7 @@ from router.store.swarms import nodes_of, visible_swarms
 from router.store.tables import ApprovalRow, CommandRow, TurnRow
 from router.views import approval_view, swarm_view, turn_view
 from services.protocol import ApprovalRequest, InjectRequest, InterruptRequest, LaunchRequest, TerminateRequest
+from services.protocol.openapi import error_responses
 from services.protocol.views import (
     Accepted,
     ApprovalList,
@@ -28,11 +29,17 @@ from services.protocol.views import (
     TurnList,
 )
 
-router = APIRouter(prefix="/v1/swarms", tags=["swarms"])
+router = APIRouter(prefix="/v1/swarms", tags=["swarms"], responses=error_responses(401, 421))
 Core = Annotated[RouterCore, Depends(core)]
 
 
-@router.post("", status_code=202, response_model=LaunchAccepted)
+@router.post(
+    "",
+    status_code=202,
+    response_model=LaunchAccepted,
+    operation_id="launchSwarm",
+    responses=error_responses(413, 422),
+)
 async def launch(
     body: LaunchRequest,
     core: Core,
@@ -43,7 +50,7 @@ async def launch(
     return await core.authority.launch(body, (idempotency_key or "").strip() or None)
 
 
-@router.get("", response_model=SwarmList)
+@router.get("", response_model=SwarmList, operation_id="listSwarms")
 async def list_swarms(core: Core) -> SwarmList:
     async with core.db.transaction() as session:
         swarms = await visible_swarms(session)
@@ -51,7 +58,7 @@ async def list_swarms(core: Core) -> SwarmList:
     return SwarmList(swarms=[swarm_view(s, nodes[s.swarm_id]) for s in swarms])
 
 
-@router.get("/{swarm_id}", response_model=SwarmView)
+@router.get("/{swarm_id}", response_model=SwarmView, operation_id="getSwarm", responses=error_responses(404, 422))
 async def get_swarm(swarm_id: str, core: Core) -> SwarmView:
     async with core.db.transaction() as session:
         swarm = await core.authority.readable(session, swarm_id)
@@ -59,30 +66,59 @@ async def get_swarm(swarm_id: str, core: Core) -> SwarmView:
     return swarm_view(swarm, nodes[swarm_id])
 
 
-@router.post("/{swarm_id}/inject", status_code=202, response_model=InjectAccepted)
+@router.post(
+    "/{swarm_id}/inject",
+    status_code=202,
+    response_model=InjectAccepted,
+    operation_id="injectPrompt",
+    responses=error_responses(404, 409, 413, 422),
+)
 async def inject(swarm_id: str, body: InjectRequest, core: Core) -> InjectAccepted:
     return await core.authority.inject(swarm_id, body)
 
 
-@router.post("/{swarm_id}/terminate", status_code=202, response_model=TerminateAccepted)
+@router.post(
+    "/{swarm_id}/terminate",
+    status_code=202,
+    response_model=TerminateAccepted,
+    operation_id="terminateSwarm",
+    responses=error_responses(404, 413, 422),
+)
 async def terminate(swarm_id: str, core: Core, body: TerminateRequest | None = None) -> TerminateAccepted:
     return await core.authority.terminate(swarm_id, body or TerminateRequest())
 
 
-@router.post("/{swarm_id}/interrupt", status_code=202, response_model=InterruptAccepted)
+@router.post(
+    "/{swarm_id}/interrupt",
+    status_code=202,
+    response_model=InterruptAccepted,
+    operation_id="interruptTurns",
+    responses=error_responses(404, 409, 413, 422, 503),
+)
 async def interrupt(swarm_id: str, body: InterruptRequest, core: Core) -> InterruptAccepted:
     """End the running turn of each named node (`turn/interrupt`); it completes with status interrupted."""
     return await core.authority.interrupt(swarm_id, body)
 
 
-@router.post("/{swarm_id}/approvals/{call_id}", status_code=202, response_model=Accepted)
+@router.post(
+    "/{swarm_id}/approvals/{call_id}",
+    status_code=202,
+    response_model=Accepted,
+    operation_id="answerApproval",
+    responses=error_responses(404, 409, 413, 422, 503),
+)
 async def approve(swarm_id: str, call_id: str, body: ApprovalRequest, core: Core) -> Accepted:
     """Answer an agent's approval request with one of its available_decisions (422 lists them; 404 for an
     unknown call, 409 for one already answered)."""
     return Accepted(request_id=await core.authority.approve(swarm_id, call_id, body))
 
 
-@router.get("/{swarm_id}/approvals", response_model=ApprovalList)
+@router.get(
+    "/{swarm_id}/approvals",
+    response_model=ApprovalList,
+    operation_id="listApprovals",
+    responses=error_responses(404, 422),
+)
 async def approvals(swarm_id: str, core: Core, pending: bool = True) -> ApprovalList:
     """The swarm's approval requests, oldest first: only those waiting for an answer unless pending=false."""
     async with core.db.transaction() as session:
@@ -94,7 +130,12 @@ async def approvals(swarm_id: str, core: Core, pending: bool = True) -> Approval
     return ApprovalList(approvals=[approval_view(row) for row in rows])
 
 
-@router.get("/{swarm_id}/nodes/{node_id}/turns", response_model=TurnList)
+@router.get(
+    "/{swarm_id}/nodes/{node_id}/turns",
+    response_model=TurnList,
+    operation_id="listTurns",
+    responses=error_responses(404, 422),
+)
 async def turns(swarm_id: str, node_id: int, core: Core) -> TurnList:
     """The durable transcript of one node: every turn's completed items, oldest first."""
     async with core.db.transaction() as session:
@@ -132,7 +173,15 @@ async def turns(swarm_id: str, node_id: int, core: Core) -> TurnList:
     )
 
 
-@router.get("/{swarm_id}/archive", response_class=FileResponse)
+@router.get(
+    "/{swarm_id}/archive",
+    response_class=FileResponse,
+    operation_id="getArchive",
+    responses={
+        200: {"content": {"application/gzip": {}}, "description": "The workspaces as a tar.gz."},
+        **error_responses(404, 409, 422),
+    },
+)
 async def archive(swarm_id: str, core: Core) -> FileResponse:
     """The node workspaces as a tar.gz, once a terminate with download_workspaces has archived them."""
     async with core.db.transaction() as session:

@@ -54,6 +54,10 @@ class _Command(BaseModel):
 
 
 class LaunchRequest(_Command):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"nodes": 2, "provider": "local", "runtime": "mock", "alias": "demo"}]}
+    )
+
     nodes: Annotated[int, Field(ge=1, description="How many agent workers (nodes) to start.")]
     provider: str | None = Field(None, description="Provider id from GET /v1/providers; the first one if omitted.")
     runtime: str | None = Field(None, description="Agent runtime on each node: mock, shell, ...")
@@ -69,6 +73,15 @@ class LaunchRequest(_Command):
 
 
 class InjectRequest(_Command):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"nodes": "all", "content": "$ echo hello"},
+                {"nodes": [0, 2], "content": "and now?", "mode": "steer"},
+            ]
+        }
+    )
+
     nodes: NodeSelector = Field(description='"all", one node index, or a list of indexes.')
     content: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)]
     mode: Literal["queue", "steer"] = "queue"
@@ -82,10 +95,14 @@ class InjectRequest(_Command):
 
 
 class TerminateRequest(_Command):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"download_workspaces": True}]})
+
     download_workspaces: bool = False
 
 
 class ApprovalRequest(_Command):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"node_id": 0, "decision": "accept"}]})
+
     node_id: Annotated[int, Field(ge=0)]
     decision: Annotated[
         str,
@@ -99,4 +116,6 @@ class ApprovalRequest(_Command):
 
 
 class InterruptRequest(_Command):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"nodes": "all"}]})
+
     nodes: NodeSelector = Field(description='"all", one node index, or a list of indexes.')
