@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, Response
 
 from mirror.deps import Core
+from services.metrics import TEXT_FORMAT, exposition
 from services.protocol import utc_timestamp
 
 open_router = APIRouter(tags=["health"])  # no token: liveness probes
@@ -35,24 +36,7 @@ async def readyz(core: Core) -> JSONResponse:
     return JSONResponse(body, status_code=503 if problems else 200)
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(core: Core) -> str:
-    """Prometheus text format."""
-    hub, reconciler = core.hub, core.reconciler
-    series = [
-        ("codeswarm_mirror_sse_clients", "gauge", "SSE clients connected.", len(hub.subscribers)),
-        ("codeswarm_mirror_bus_entries_total", "counter", "Bus entries read and fanned out.", hub.events_in),
-        ("codeswarm_mirror_clients_cut_total", "counter", "SSE clients cut off for falling behind.", hub.clients_cut),
-        ("codeswarm_mirror_swarms", "gauge", "Swarms in the read model.", len(core.model.swarms)),
-        (
-            "codeswarm_mirror_reconcile_failures_total",
-            "counter",
-            "Reconciles the router did not answer.",
-            reconciler.failures,
-        ),
-        ("codeswarm_mirror_ready", "gauge", "1 when nothing is degraded.", 0 if core.problems() else 1),
-    ]
-    lines: list[str] = []
-    for name, kind, text, value in series:
-        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", f"{name} {value}"]
-    return "\n".join(lines) + "\n"
+@router.get("/metrics", response_class=Response, responses={200: {"content": {TEXT_FORMAT: {}}}})
+async def metrics(core: Core) -> Response:
+    """Prometheus text format (README "Metrics" lists the series)."""
+    return exposition(core.hub.metrics.registry)

@@ -15,6 +15,7 @@ import httpx
 from mirror.hub import Hub
 from mirror.items import entry_key
 from mirror.ledger import RequestLedger
+from mirror.metrics import MirrorMetrics
 from mirror.readmodel import ReadModel
 from mirror.reconciler import Reconciler
 from mirror.router_client import RouterClient
@@ -53,6 +54,7 @@ class MirrorCore:
         model, ledger = ReadModel(), RequestLedger()
         the_bus = bus if bus is not None else make_bus(settings)
         hub = Hub(the_bus, model, ledger)
+        hub.metrics = MirrorMetrics(settings.metrics)
         router = RouterClient(settings.effective_router_url, settings.api_token, transport=router_transport)
         snapshot = SnapshotFile(settings.effective_mirror_state_file, stream_identity(settings))
         reconciler = Reconciler(
@@ -68,7 +70,9 @@ class MirrorCore:
             coalesce_ms=settings.delta_coalesce_ms,
             queue_limit=settings.sse_client_queue,
         )
-        return cls(settings, the_bus, bus is None, model, ledger, hub, router, reconciler, snapshot, options)
+        core = cls(settings, the_bus, bus is None, model, ledger, hub, router, reconciler, snapshot, options)
+        hub.metrics.watch(core)
+        return core
 
     async def start(self) -> None:
         """Snapshot → bus catch-up → first reconcile → background tasks.  Nothing here waits for a

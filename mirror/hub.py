@@ -21,6 +21,7 @@ import orjson
 
 from mirror.items import EntryKey, StreamItem, entry_key, item_from_entry, synthetic_item
 from mirror.ledger import RequestLedger
+from mirror.metrics import MirrorMetrics
 from mirror.readmodel import ReadModel
 from mirror.subscriber import Subscriber
 from services.bus.base import BusEntry, EventBus
@@ -51,6 +52,7 @@ class Hub:
         self.error: str | None = None  # why the bus cannot be read right now
         self.events_in = 0
         self.clients_cut = 0
+        self.metrics = MirrorMetrics()  # the mirror's own, once wired (mirror/core.py)
         self.replay_slots = asyncio.Semaphore(replay_concurrency)  # bounds concurrent replay reads
         self._synthetic: deque[StreamItem] = deque(maxlen=synthetic_keep)
         self._taken = asyncio.Event()  # a client's stream took items from its queue

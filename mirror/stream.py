@@ -77,6 +77,7 @@ async def _replay(
         first = await hub.bus.first_id()
         newest = await hub.bus.last_id()
     if after_key > entry_key(newest) and after_key > seam:
+        hub.metrics.resets.inc()
         yield _control(
             RESET_EVENT,
             {
@@ -88,6 +89,7 @@ async def _replay(
         progress.last = seam
         return
     if first is not None and after != START_ID and after_key < entry_key(first):
+        hub.metrics.resets.inc()
         yield _control(
             RESET_EVENT,
             {
@@ -127,6 +129,7 @@ async def _replay(
         if done:
             items.extend(announced)
         if items:
+            hub.metrics.delivered(items, live=False)
             yield render(items, options.coalesce_ms)
     progress.last = seam
 
@@ -138,6 +141,7 @@ async def event_frames(
         yield encode_retry(options.retry_ms)
         progress = _Progress(subscriber.seam)
         if after is not None:
+            hub.metrics.replays.inc()
             async for chunk in _replay(hub, subscriber, after, options, progress):
                 yield chunk
         dedupe = progress.last > subscriber.seam
@@ -157,6 +161,7 @@ async def event_frames(
                     progress.last = item.key
                     break
             if items:
+                hub.metrics.delivered(items, live=True)
                 yield render(items, options.coalesce_ms)
     finally:
         hub.unsubscribe(subscriber)

@@ -19,6 +19,7 @@ from router.errors import Conflict, Invalid, InvalidMany, NotFound, Unavailable
 from router.ids import new_injection_id, new_request_id, new_swarm_id
 from router.ingest import Ingest, TrackedNode
 from router.lifecycle import can_transition, emit, set_health, transition
+from router.metrics import FAILED, REFUSED, RouterMetrics
 from router.providers.base import (
     JobState,
     LaunchRejected,
@@ -130,6 +131,7 @@ class Authority:
         self.tasks: set[asyncio.Task[Any]] = set()
         self._delivery_locks: dict[str, asyncio.Lock] = {}
         self._launch_stops: dict[str, asyncio.Event] = {}  # set by a terminate: the launch gives up
+        self.metrics = RouterMetrics()  # the router's own, once wired (router/core.py)
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coroutine, name=name)
@@ -256,6 +258,7 @@ class Authority:
             assert existing is not None
             return self._retried(existing, request, provider, runtime, params, runtime_params)
         self.spawn(self.run_launch(swarm_id), f"launch-{swarm_id}")
+        self.metrics.launches.labels(provider.config.id).inc()
         return LaunchAccepted(request_id=request_id, swarm_id=swarm_id)
 
     @staticmethod
@@ -333,10 +336,12 @@ class Authority:
                 await self.end_swarm(swarm_id, failed=False, reason="terminated by user")
             return
         except LaunchRejected as exc:
+            self.metrics.rejected(swarm.provider, REFUSED)
             await self._reject(swarm_id, str(exc))
             return
         except Exception as exc:
             log.exception("launch of %s failed", swarm_id)
+            self.metrics.rejected(swarm.provider, FAILED)
             await self._reject(swarm_id, f"launch failed: {exc}")
             return
         finally:
@@ -641,6 +646,7 @@ class Authority:
         self, swarm: SwarmRow, provider: Provider, request: InjectRequest, refs: list[InjectionRef], request_id: str
     ) -> None:
         assert swarm.job_id is not None
+        accepted = time.monotonic()
         lock = self._delivery_locks.setdefault(swarm.swarm_id, asyncio.Lock())
         async with lock:  # one swarm's injections reach its inboxes in the order they were accepted
             outcomes: list[tuple[InjectionRef, str | None]] = []
@@ -678,6 +684,7 @@ class Authority:
                         node_id=ref.node_id,
                         **({"reason": error} if error else {}),
                     )
+        self.metrics.inject_delivery.labels(swarm.provider).observe(time.monotonic() - accepted)
 
     async def approve(self, swarm_id: str, call_id: str, request: ApprovalRequest) -> str:
         """Answer a pending approval with one of its offered decisions; the node passes it to the agent."""

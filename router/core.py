@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from router.authority import Authority
 from router.ingest import Ingest
+from router.metrics import RouterMetrics
 from router.providers.base import Provider
 from router.providers.registry import load_pricing, load_providers
 from router.relay import OutboxRelay
@@ -34,6 +35,7 @@ class RouterCore:
     relay: OutboxRelay
     supervisor: Supervisor
     owns_bus: bool
+    metrics: RouterMetrics
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self) -> None:
@@ -64,7 +66,10 @@ async def start_router(settings: Settings, bus: EventBus | None = None) -> Route
     authority = Authority(settings, db, providers, ingest, transcript)
     ingest.on_exit_records = authority.on_exit_records
     supervisor = Supervisor(authority)
-    core = RouterCore(settings, db, bus, providers, ingest, authority, relay, supervisor, owns_bus)
+    metrics = RouterMetrics(settings.metrics)
+    db.metrics = ingest.metrics = relay.metrics = authority.metrics = metrics
+    core = RouterCore(settings, db, bus, providers, ingest, authority, relay, supervisor, owns_bus, metrics)
+    metrics.watch(core)
     await relay.relay_pending()
     for provider in providers.values():
         await provider.start(ingest.sink(provider.config.cluster))

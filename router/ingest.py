@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ import orjson
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router.metrics import RouterMetrics
 from router.pricing import Pricing
 from router.store.database import Database
 from router.store.swarms import aware
@@ -97,6 +99,7 @@ class _Batch:
     durable: list[tuple[TrackedNode, str | None, int, EventName, dict[str, Any], float]] = field(default_factory=list)
     touched: dict[NodeKey, tuple[TrackedNode, int, int]] = field(default_factory=dict)
     exited_swarms: set[str] = field(default_factory=set)
+    stamps: list[float] = field(default_factory=list)  # the node's timestamp of each event published
 
 
 def lock_order(node: TrackedNode) -> tuple[str, int]:
@@ -131,6 +134,7 @@ class Ingest:
         # Called inside the ingest transaction for each swarm one of whose nodes wrote its exit record.
         self.on_exit_records: Callable[[AsyncSession, str], Awaitable[None]] = _no_exit_hook
         self.records_ingested = 0
+        self.metrics = RouterMetrics()  # the router's own, once wired (router/core.py)
         self._cursors_stale = False
         self.nodes: dict[NodeKey, TrackedNode] = {}
         self._lock = asyncio.Lock()
@@ -216,6 +220,7 @@ class Ingest:
                 await self.bus.publish(envelopes, cursors=cursors)
             for key, value in cursors.items():
                 batch.cursor_nodes[key].published_seq = int(value)
+        self.metrics.ingest_lag.observe_since(time.time(), batch.stamps)
         if batch.touched:
             await self._commit(batch)
 
@@ -273,9 +278,13 @@ class Ingest:
                 if kind == KIND_RUNTIME:
                     data["raw"] = payload
                 batch.envelopes.append(make_envelope(event, data, timestamp))
+                self.metrics.events_ingested.add(event)
+                batch.stamps.append(ts)
         if publish:
             if node.status != before:
                 batch.envelopes.append(node_status_event(node))
+                self.metrics.events_ingested.add(EventName.NODE_STATUS)
+                batch.stamps.append(ts)
             key = node_cursor(node.swarm_id, node.node_id)
             batch.cursors[key], batch.cursor_nodes[key] = str(seq), node
             if len(batch.envelopes) >= PUBLISH_SLICE:  # cut at a record boundary

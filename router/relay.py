@@ -17,6 +17,9 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 
+import orjson
+
+from router.metrics import RouterMetrics
 from router.store.database import Database
 from router.store.outbox import events_after, forget_through, highest_id_issued
 from services.bus.base import EventBus
@@ -39,6 +42,12 @@ class OutboxRelay:
         self._caught_up = False  # nothing committed past _relayed_through is missing from _handed_over
         self._handed_over: deque[tuple[int, str]] = deque()
         self._unforgotten = 0
+        self.metrics = RouterMetrics()  # the router's own, once wired (router/core.py)
+
+    @property
+    def backlog(self) -> int:
+        """Committed events handed over and not yet on the bus."""
+        return len(self._handed_over)
 
     def committed(self, events: Sequence[tuple[int, str]]) -> None:
         """Called by the database, in commit order, with the (outbox id, envelope) a commit wrote."""
@@ -111,6 +120,8 @@ class OutboxRelay:
         last = events[-1][0]
         await self.bus.publish([envelope.encode() for _, envelope in events], cursors={CURSOR: str(last)})
         self._relayed_through = last
+        for _, envelope in events:
+            self.metrics.events_published.add(orjson.loads(envelope)["event"])
 
     async def run(self) -> None:
         while True:

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from router.authority import Authority
 from router.ingest import lock_order, node_status_event
 from router.lifecycle import set_health, set_reason, transition
+from router.metrics import TIMED_OUT
 from router.providers.base import JobState
 from router.store.outbox import add_event
 from router.store.swarms import aware, get_swarm, now, swarms_in
@@ -88,12 +89,15 @@ class Supervisor:
             if provider is None:  # not configured: health says so since start-up; its jobs are left alone
                 continue
             no_answer = f"probe of {provider_id} gave no report"
+            started = time.monotonic()
             try:
                 reports = await provider.probe([s.job_id for s in swarms if s.job_id])
             except Exception as exc:
                 no_answer = f"probe of {provider_id} failed: {type(exc).__name__}: {exc}"
                 log.warning("%s", no_answer)
+                self.authority.metrics.probe_failures.labels(provider.config.cluster).inc()
                 reports = {}
+            self.authority.metrics.probe_seconds.labels(provider.config.cluster).observe(time.monotonic() - started)
             for swarm in swarms:
                 assert swarm.job_id is not None
                 report = reports.get(swarm.job_id)
@@ -142,6 +146,7 @@ class Supervisor:
             except Exception as exc:
                 log.warning("cancelling %s after the launch timeout failed: %s; will retry", swarm.swarm_id, exc)
                 continue
+            self.authority.metrics.rejected(swarm.provider, TIMED_OUT)
             await self.authority.end_swarm(
                 swarm.swarm_id,
                 failed=True,

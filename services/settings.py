@@ -71,6 +71,15 @@ class Settings(BaseSettings):
         description="Where the mirror keeps its read-model snapshot across restarts; empty = under home.",
     )
 
+    # observability (README "Logs and metrics")
+    log_level: str = Field("info", description="Lowest level logged: debug, info, warning, error.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: one readable line per record; json: one JSON object per line (log shippers)."
+    )
+    metrics: bool = Field(
+        True, description="Record the per-event metrics; false = /metrics carries only what is read at scrape time."
+    )
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{(self.home / 'codeswarm.db').resolve()}"

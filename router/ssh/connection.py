@@ -75,6 +75,7 @@ class SshConnection:
     def __init__(self, target: SshTarget) -> None:
         self.target = target
         self.commands_run = 0  # every remote command started, for figures and tests
+        self.connects = 0  # connections opened (all but the first are reconnects: metrics)
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
         self._sftp_transport: paramiko.Transport | None = None
@@ -119,6 +120,7 @@ class SshConnection:
                 self._last_failure = SshRefused if isinstance(exc, SshRefused) else SshUnavailable
                 raise self._last_failure(f"cannot connect to {self.target.label}: {self._last_error}") from exc
             self._delay, self._retry_at = self.target.reconnect_min_s, 0.0
+            self.connects += 1
             transport = self._client.get_transport()
             assert transport is not None
             transport.set_keepalive(max(1, int(self.target.keepalive_s)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import event, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from router.metrics import RouterMetrics
 from router.store.outbox import take_pending
 from router.store.tables import OutboxEventRow
 
@@ -41,12 +43,14 @@ class Database:
             event.listen(self.engine.sync_engine, "begin", _begin_immediate)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._outbox_lock = asyncio.Lock()
+        self.metrics = RouterMetrics()  # the router's own, once wired (router/core.py)
         # Told, in commit order and under the outbox lock, the (outbox id, envelope) of each commit's events.
         self.on_events_committed: Callable[[Sequence[tuple[int, str]]], None] = lambda _events: None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success (with the events it emitted), rolls back on error."""
+        started = time.perf_counter()
         async with self.sessions() as session:
             try:
                 yield session
@@ -66,6 +70,8 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+            finally:
+                self.metrics.transaction_seconds.observe(time.perf_counter() - started)
 
     async def ping(self) -> bool:
         try:

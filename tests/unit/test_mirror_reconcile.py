@@ -121,7 +121,7 @@ def _failures_at_least(http: httpx.AsyncClient, count: int) -> Any:
     async def check() -> bool:
         metrics = (await http.get("/metrics")).text
         line = next(x for x in metrics.splitlines() if x.startswith("codeswarm_mirror_reconcile_failures_total"))
-        return int(line.split()[-1]) >= count
+        return float(line.split()[-1]) >= count
 
     return check
 
