@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from router.bundle import check_bundle
 from router.errors import Conflict, Invalid, InvalidMany, NotFound, Unavailable
 from router.ids import new_injection_id, new_request_id, new_swarm_id
-from router.ingest import Ingest, TrackedNode
+from router.ingest import Ingest, TrackedNode, node_status_event
 from router.lifecycle import can_transition, emit, set_health, transition
 from router.metrics import FAILED, REFUSED, RouterMetrics
 from router.providers.base import (
@@ -30,6 +30,7 @@ from router.providers.base import (
 from router.providers.fields import LaunchParamsError, validate_params
 from router.runtime_params import RuntimeParamsError, check_model_served, checked_runtime_params, model_key
 from router.store.database import Database
+from router.store.outbox import add_event
 from router.store.swarms import (
     assign_job_id,
     aware,
@@ -39,9 +40,10 @@ from router.store.swarms import (
     now,
     swarm_by_idempotency_key,
 )
-from router.store.tables import ApprovalRow, InjectionRow, SwarmRow
+from router.store.tables import ApprovalRow, InjectionRow, NodeRow, SwarmRow
 from router.transcript import Transcript
 from router.views import swarm_view
+from services.logs import name_in_logs
 from services.node.records import INBOX_APPROVAL, INBOX_INJECT, INBOX_INTERRUPT
 from services.protocol import (
     ENDED_STATUSES,
@@ -76,6 +78,8 @@ FIND_RETRY_MIN_S, FIND_RETRY_MAX_S = 1.0, 30.0  # looking for a job-less termina
 
 
 EXIT_REASON_MAX = 2000  # characters of the nodes' own exit reasons kept in a swarm's reason
+EXIT_CONFIRM_S = 10.0  # how long a node that wrote its exit record may take to be gone from the provider's view
+EXIT_CONFIRM_POLL_S = 0.05
 
 
 def failed_exits(nodes: list[TrackedNode]) -> str | None:
@@ -131,6 +135,7 @@ class Authority:
         self.tasks: set[asyncio.Task[Any]] = set()
         self._delivery_locks: dict[str, asyncio.Lock] = {}
         self._launch_stops: dict[str, asyncio.Event] = {}  # set by a terminate: the launch gives up
+        self._confirming: set[str] = set()  # swarms whose nodes' exit records are being checked
         self.metrics = RouterMetrics()  # the router's own, once wired (router/core.py)
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
@@ -322,6 +327,7 @@ class Authority:
             swarm = await get_swarm(session, swarm_id)
         assert swarm is not None
         provider = self.provider_of(swarm)
+        name_in_logs(swarm=swarm_id, job=swarm.job_id)
 
         async def progress(phase: str, message: str) -> None:
             await self._progress(swarm_id, phase, message)
@@ -521,39 +527,99 @@ class Authority:
         return job_id
 
     async def end_swarm(self, swarm_id: str, failed: bool, reason: str) -> None:
-        """A confirmed end (user terminate, scheduler record, or every node's exit record)."""
+        """A confirmed end (user terminate, or the backend's record that the job is over).  Once the job
+        is over, the nodes' exit records are consistent with it: when every node wrote one, they say how
+        the swarm ended (a backend that can tell why a job ended keeps its words for a clean end)."""
         async with self.db.transaction() as session:
             swarm = await get_swarm(session, swarm_id, for_update=True)
             assert swarm is not None
             if swarm.status in ENDED_STATUSES or swarm.status in HIDDEN_STATUSES:
                 return
-            if swarm.status == S.TERMINATING:
-                failed, reason = False, swarm.reason or reason
-            target = S.FAILED if failed else S.TERMINATED
+            outcome = self._records_outcome(swarm)
+            if outcome is not None and swarm.status != S.TERMINATING:
+                target, reason = outcome
+            elif swarm.status == S.TERMINATING:
+                target, reason = S.TERMINATED, swarm.reason or reason
+            else:
+                target = S.FAILED if failed else S.TERMINATED
             transition(session, swarm, target, reason, request_id=swarm.terminate_request_id)
             archive = swarm.download_workspaces and swarm.job_id is not None
         if archive:
             self.spawn(self.run_archive(swarm_id), f"archive-{swarm_id}")
 
-    async def on_exit_records(self, session: AsyncSession, swarm_id: str) -> None:
-        """Ingest hook, inside its transaction: once every node has exited, the swarm has ended."""
-        swarm = await get_swarm(session, swarm_id, for_update=True)
-        if swarm is None or swarm.job_id is None or swarm.status in ENDED_STATUSES or swarm.status in HIDDEN_STATUSES:
-            return
-        nodes = self.ingest.nodes_of(swarm_id)
+    def _records_outcome(self, swarm: SwarmRow) -> tuple[SwarmStatus, str] | None:
+        """How the swarm ended by its nodes' exit records, once each node wrote one; None before, and for
+        a clean end where the backend's probe says why the job ended (Slurm's COMPLETED, CANCELLED...)."""
+        nodes = self.ingest.nodes_of(swarm.swarm_id)
         if len(nodes) < swarm.node_count or any(n.status is not NodeStatus.EXITED for n in nodes):
-            return
+            return None
         failures = failed_exits(nodes)
         if swarm.status == S.TERMINATING:
-            transition(session, swarm, S.TERMINATED, swarm.reason or "terminated by user", swarm.terminate_request_id)
-        elif failures:
-            transition(session, swarm, S.FAILED, failures)
-        elif self.provider_of(swarm).probe_tells_why_jobs_end:
-            return  # the next probe ends the swarm with the backend's own reason
-        else:
-            transition(session, swarm, S.TERMINATED, "every node program exited")
-        if swarm.download_workspaces:
+            return S.TERMINATED, swarm.reason or "terminated by user"
+        if failures:
+            return S.FAILED, failures
+        if self.provider_of(swarm).probe_tells_why_jobs_end:
+            return None
+        return S.TERMINATED, "every node program exited"
+
+    async def on_exit_records(self, _session: AsyncSession, swarm_id: str) -> None:
+        """Ingest hook, inside its transaction: nodes of this swarm wrote exit records.  Any process of
+        the same Unix user can write into an outbox, so a record alone never ends a swarm: confirm_exits
+        checks it against what the provider sees, after this transaction."""
+        if swarm_id not in self._confirming:
+            self._confirming.add(swarm_id)
+            self.spawn(self.confirm_exits(swarm_id), f"confirm-exits-{swarm_id}")
+
+    async def confirm_exits(self, swarm_id: str) -> None:
+        """Believe the exit records of a swarm's nodes as far as the provider agrees: a local node's
+        process must be gone (it may take EXIT_CONFIRM_S after writing its record).  A record whose node
+        still runs then is not believed: the node counts as running again, and an agent_warning says so.
+        Where only the backend's probe can tell (Slurm), the probe ends the swarm, reading the records."""
+        try:
+            async with self.db.transaction() as session:
+                swarm = await get_swarm(session, swarm_id)
+            if swarm is None or swarm.job_id is None or swarm.status in (*ENDED_STATUSES, *HIDDEN_STATUSES):
+                return
+            provider = self.provider_of(swarm)
+            deadline = time.monotonic() + EXIT_CONFIRM_S
+            while True:
+                running = provider.running_nodes(swarm.job_id)
+                if running is None:
+                    return
+                claimed = [n for n in self.ingest.nodes_of(swarm_id) if n.status is NodeStatus.EXITED]
+                untrue = [node for node in claimed if node.node_id in running]
+                if not untrue or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(EXIT_CONFIRM_POLL_S)
+        finally:
+            self._confirming.discard(swarm_id)
+        async with self.db.transaction() as session:
+            swarm = await get_swarm(session, swarm_id, for_update=True)
+            if swarm is None or swarm.status in (*ENDED_STATUSES, *HIDDEN_STATUSES):
+                return
+            for node in untrue:
+                await self._disbelieve_exit(session, swarm, node)
+            outcome = self._records_outcome(swarm)
+            if outcome is not None:
+                transition(session, swarm, *outcome, request_id=swarm.terminate_request_id)
+        if outcome is not None and swarm.download_workspaces:
             self.spawn(self.run_archive(swarm_id), f"archive-{swarm_id}")
+
+    @staticmethod
+    async def _disbelieve_exit(session: AsyncSession, swarm: SwarmRow, node: TrackedNode) -> None:
+        message = (
+            f"node {node.node_id}'s outbox says it exited (code {node.exit_code}), but its process still runs "
+            f"{EXIT_CONFIRM_S:g}s later: the record is not believed (did another process write it?)"
+        )
+        log.warning("swarm %s: %s", swarm.swarm_id, message)
+        node.activity, node.exit_code, node.exit_reason = NodeStatus.IDLE, None, None
+        await session.execute(
+            update(NodeRow)
+            .where(NodeRow.swarm_id == swarm.swarm_id, NodeRow.node_id == node.node_id)
+            .values(status=str(node.status), exit_code=None)
+        )
+        emit(session, swarm, EventName.AGENT_WARNING, node_id=node.node_id, message=message, code="exitNotBelieved")
+        add_event(session, node_status_event(node))
 
     async def run_archive(self, swarm_id: str) -> None:
         async with self.db.transaction() as session:

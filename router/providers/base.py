@@ -114,6 +114,12 @@ class Provider(ABC):
     async def probe(self, job_ids: Sequence[str]) -> dict[str, JobReport]:
         """One batched look at all of this provider's jobs."""
 
+    def running_nodes(self, job_id: str) -> set[int] | None:
+        """The job's nodes whose processes the backend sees running now, read at once on this host (an
+        exit record is believed only once its node is not among them); None when only the backend's
+        probe can tell (Slurm: the scheduler's record is the authority, so the probe ends the swarm)."""
+        return None
+
     @abstractmethod
     async def terminate(self, job_id: str, node_count: int) -> None:
         """Stop the job; idempotent."""

@@ -50,14 +50,24 @@ class LocalProvider(Provider):
     def _pid_file(self, job_id: str, node_id: int) -> Path:
         return self._control_dir(job_id) / f"node_{node_tag(node_id)}.pid"
 
-    def _pids(self, job_id: str) -> list[int]:
-        pids = []
+    def _node_pids(self, job_id: str) -> dict[int, int]:
+        """node id → the pid the provider started it as (from the job's pid files)."""
+        pids = {}
         for pid_file in sorted(self._control_dir(job_id).glob("node_*.pid")):
             try:
-                pids.append(int(pid_file.read_text()))
+                pids[int(pid_file.stem.removeprefix("node_"))] = int(pid_file.read_text())
             except (OSError, ValueError):
                 continue
         return pids
+
+    def _pids(self, job_id: str) -> list[int]:
+        return list(self._node_pids(job_id).values())
+
+    def running_nodes(self, job_id: str) -> set[int] | None:
+        pids = self._node_pids(job_id)
+        if not pids:
+            return None
+        return {node_id for node_id, pid in pids.items() if is_node_process(pid, job_id)}
 
     async def start(self, sink: LinesSink) -> None:
         for sub in ("mailbox/inbox", "mailbox/outbox", "runs", "bin"):
