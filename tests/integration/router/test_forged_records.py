@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from router.authority import EXIT_CONFIRM_S
 from services.node.records import KIND_EXIT, outbox_path
@@ -46,7 +47,7 @@ async def test_a_forged_exit_record_does_not_end_a_live_swarm(
         for node_id in (0, 1):
             forge_exit(Path(outbox_path(str(router.home / "local"), job_id, node_id)), job_id, node_id)
 
-        def warned() -> list[dict[str, object]]:
+        def warned() -> list[dict[str, Any]]:
             return [e for e in bus.events("agent_warning", swarm_id=swarm_id) if e.get("code") == "exitNotBelieved"]
 
         await bus.wait_for(lambda: len(warned()) == 2, EXIT_CONFIRM_S + 20, "both forged records reported")
