@@ -18,7 +18,7 @@ from starlette.background import BackgroundTask
 from mirror.deps import Core
 from mirror.router_client import RouterUnavailable
 from services.protocol import ApprovalRequest, InjectRequest, InterruptRequest, LaunchRequest, TerminateRequest
-from services.protocol.openapi import error_responses
+from services.protocol.openapi import ARCHIVE, error_responses
 from services.protocol.views import (
     Accepted,
     ApprovalList,
@@ -227,7 +227,7 @@ async def providers(core: Core) -> Response:
     tags=SWARMS,
     operation_id="getArchive",
     responses={
-        200: {"content": {"application/gzip": {}}, "description": "The workspaces as a tar.gz."},
+        200: ARCHIVE,
         **error_responses(404, 409, 422),
         **FORWARDING,
     },

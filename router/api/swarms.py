@@ -16,7 +16,7 @@ from router.store.swarms import nodes_of, visible_swarms
 from router.store.tables import ApprovalRow, CommandRow, TurnRow
 from router.views import approval_view, swarm_view, turn_view
 from services.protocol import ApprovalRequest, InjectRequest, InterruptRequest, LaunchRequest, TerminateRequest
-from services.protocol.openapi import error_responses
+from services.protocol.openapi import ARCHIVE, error_responses
 from services.protocol.views import (
     Accepted,
     ApprovalList,
@@ -178,7 +178,7 @@ async def turns(swarm_id: str, node_id: int, core: Core) -> TurnList:
     response_class=FileResponse,
     operation_id="getArchive",
     responses={
-        200: {"content": {"application/gzip": {}}, "description": "The workspaces as a tar.gz."},
+        200: ARCHIVE,
         **error_responses(404, 409, 422),
     },
 )

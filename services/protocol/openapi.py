@@ -32,3 +32,10 @@ def operation_id(route: Any) -> str:
     openSession), so it stays what it is while paths and methods change."""
     first, *rest = str(route.name).split("_")
     return first + "".join(part.title() for part in rest)
+
+
+# The 200 of GET /v1/swarms/{swarm_id}/archive (router and mirror)
+ARCHIVE: dict[str, Any] = {
+    "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+    "description": "The node workspaces as a tar.gz.",
+}
