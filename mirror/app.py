@@ -16,6 +16,7 @@ from mirror.core import MirrorCore
 from mirror.limits import DeclaredSizeLimit, too_large
 from services.auth import require_token
 from services.bus.base import EventBus
+from services.logs import RequestIdMiddleware
 from services.protocol.openapi import operation_id
 from services.settings import Settings
 from services.validation_errors import http_error as shared_http_error
@@ -52,6 +53,7 @@ def create_app(
     )
 
     install_validation_errors(app)
+    app.add_middleware(RequestIdMiddleware)  # X-Request-ID and the swarm id into the log context
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -14,6 +14,7 @@ from router.errors import CommandError
 from services.auth import require_token
 from services.body_limit import BodyLimitMiddleware
 from services.bus.base import EventBus
+from services.logs import RequestIdMiddleware
 from services.protocol.openapi import operation_id
 from services.settings import Settings
 from services.validation_errors import install_validation_errors
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, bus: EventBus | None = None) ->
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_validation_errors(app)
+    app.add_middleware(RequestIdMiddleware)  # X-Request-ID and the swarm id into the log context
 
     @app.exception_handler(CommandError)
     async def command_error(_request: Request, exc: CommandError) -> JSONResponse:
