@@ -33,6 +33,7 @@ from services.bus.memory_bus import MemoryEventBus
 from services.exposure import exposure_error
 from services.logs import configure_logging
 from services.settings import Settings
+from services.token_file import AuthSetupError, token_path, with_token
 
 log = logging.getLogger("codeswarm.embedded")
 
@@ -56,6 +57,15 @@ def embedded_settings(base: Settings | None = None) -> Settings:
     user configured (CODESWARM_DATABASE_URL), which by default is SQLite under the home directory."""
     base = base or Settings()
     return base.model_copy(update={"bus": "memory"})
+
+
+def secured_settings(settings: Settings) -> Settings:
+    """``settings`` with the token of this start (services/token_file.py), or EmbeddedError saying why
+    the auth settings cannot be used."""
+    try:
+        return with_token(settings)
+    except AuthSetupError as exc:
+        raise EmbeddedError(str(exc)) from None
 
 
 def available(module: str) -> bool:
@@ -139,7 +149,7 @@ async def serve(
     on_started: Callable[[Started], None] | None = None,
 ) -> None:
     """Run the embedded services until ``stop`` is set; EmbeddedError if one cannot start or dies."""
-    settings = embedded_settings(settings)
+    settings = secured_settings(embedded_settings(settings))
     stop = stop or asyncio.Event()
     wanted = {"router": True, "mirror": mirror, "web": web}
     started = Started(settings)
@@ -175,6 +185,7 @@ async def serve(
                     access_log=log_level in ("debug", "info"),
                     timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
                     lifespan="on",
+                    proxy_headers=False,  # X-Forwarded-* only from CODESWARM_TRUSTED_PROXIES (services/sessions.py)
                 )
                 server = EmbeddedServer(name, config)
                 task = asyncio.create_task(server.serve(sockets=[sockets[name]]), name=f"serve-{name}")
@@ -238,14 +249,27 @@ def _drain_sse_streams(stopping: bool) -> None:
 # -- `codeswarm up` --------------------------------------------------------------------------------
 
 
+def login_url(web_url: str, token: str) -> str:
+    """The web UI's address with the token in its fragment: a browser never sends a fragment to a
+    server, and the page swaps it for a session cookie and drops it from the address bar."""
+    return f"{web_url}/#token={token}" if token else web_url
+
+
 def announce(started: Started, out: Any = None) -> None:
     out = out or sys.stdout
     settings = started.settings
-    width = max(len(name) for name in (*started.urls, *started.skipped, "state"))
+    width = max(len(name) for name in (*started.urls, *started.skipped, "state", "token"))
     out.write("codeswarm up: embedded mode (one process, in-process event bus)\n")
     for name, url in started.urls.items():
-        hint = "  ← open this in a browser" if name == "web" else ""
-        out.write(f"  {name.ljust(width)}  {url}{hint}\n")
+        if name == "web":
+            out.write(f"  {name.ljust(width)}  {login_url(url, settings.api_token)}  ← open this in a browser\n")
+        else:
+            out.write(f"  {name.ljust(width)}  {url}\n")
+    if settings.insecure_no_auth:
+        out.write(f"  {'token'.ljust(width)}  NONE: CODESWARM_INSECURE_NO_AUTH is set, any local user can launch\n")
+    else:
+        where = f"CODESWARM_API_TOKEN, else {token_path(settings)}"
+        out.write(f"  {'token'.ljust(width)}  {where} (the CLI reads it from there too)\n")
     for name, why in started.skipped.items():
         out.write(f"  {name.ljust(width)}  skipped: {why}\n")
     database = make_url(settings.effective_database_url).render_as_string(hide_password=True)

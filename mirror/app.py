@@ -14,10 +14,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mirror import api_commands, api_focused_stream, api_health, api_live, api_session, api_stream
 from mirror.core import MirrorCore
 from mirror.limits import DeclaredSizeLimit, too_large
+from services.api_docs import add_offline_docs
 from services.auth import require_token
 from services.bus.base import EventBus
+from services.host_check import HostOriginCheck
 from services.logs import RequestIdMiddleware
 from services.protocol.openapi import operation_id
+from services.sessions import SessionStore
 from services.settings import Settings
 from services.validation_errors import http_error as shared_http_error
 from services.validation_errors import install_validation_errors
@@ -50,7 +53,11 @@ def create_app(
         summary="A reconciling read model of the router's swarms and a lossless, replayable event stream.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
+    add_offline_docs(app)
+    sessions = app.state.sessions = SessionStore.from_settings(settings)  # in memory: see services/sessions.py
 
     install_validation_errors(app)
     app.add_middleware(RequestIdMiddleware)  # X-Request-ID and the swarm id into the log context
@@ -70,10 +77,12 @@ def create_app(
         allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "Idempotency-Key"],
         max_age=600,
     )
+    app.add_middleware(HostOriginCheck, settings=settings)  # added last: the outermost check
     guarded = [Depends(require_token(settings))]
     app.include_router(api_health.open_router)
+    app.include_router(api_session.open_router)  # logout needs no token: it ends the cookie's own session
     for streams in (api_stream.stream_router, api_focused_stream.router):  # the routes that take the cookie
-        app.include_router(streams, dependencies=[Depends(require_token(settings, cookie=True))])
+        app.include_router(streams, dependencies=[Depends(require_token(settings, sessions=sessions))])
     for routes in (api_health.router, api_stream.router, api_live.router, api_session.router, api_commands.router):
         # max_body_size: streamed (chunked) bodies are counted as they arrive; 413 through http_error
         app.include_router(routes, dependencies=guarded, max_body_size=settings.max_body_bytes)

@@ -7,6 +7,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 
 from mirror.core import MirrorCore
+from services.sessions import SessionStore
 
 
 def get_core(request: Request) -> MirrorCore:
@@ -14,3 +15,10 @@ def get_core(request: Request) -> MirrorCore:
 
 
 Core = Annotated[MirrorCore, Depends(get_core)]
+
+
+def get_sessions(request: Request) -> SessionStore:
+    return cast(SessionStore, request.app.state.sessions)
+
+
+Sessions = Annotated[SessionStore, Depends(get_sessions)]

@@ -33,8 +33,26 @@ class Settings(BaseSettings):
     router_url: str = Field("", description="How the mirror and CLI reach the router; empty = from host/port.")
     mirror_url: str = Field("", description="How the web app and CLI reach the mirror; empty = from host/port.")
     web_origin: str = Field("", description="The browser origin allowed by CORS; empty = from web host/port.")
-    api_token: str = Field("", description="When set, every route but /healthz needs 'Authorization: Bearer <token>'.")
+    api_token: str = Field(
+        "",
+        description="Every route but /healthz needs 'Authorization: Bearer <token>'; empty = the token file "
+        "under home (created on first start).",
+    )
     max_body_bytes: int = Field(1_048_576, description="Larger request bodies are refused with 413.")
+
+    # auth and the door (README "Security")
+    insecure_no_auth: bool = Field(
+        False,
+        description="Run without any auth (loopback addresses only; refused with a token set). Never on a shared host.",
+    )
+    allowed_hosts: str = Field(
+        "", description="Comma-separated Host names (besides loopback) the services answer; others get 421."
+    )
+    trusted_proxies: str = Field(
+        "", description="Comma-separated proxy addresses whose X-Forwarded-Proto is believed (for Secure cookies)."
+    )
+    session_ttl_s: float = Field(43_200.0, gt=0, description="How long a browser session cookie stays valid.")
+    max_sessions: int = Field(1000, ge=1, description="Browser sessions kept per mirror; the oldest go first.")
 
     # providers
     providers_file: Path | None = Field(None, description="TOML file with provider entries; default: local only.")
@@ -95,6 +113,14 @@ class Settings(BaseSettings):
     @property
     def effective_web_origin(self) -> str:
         return self.web_origin or f"http://{self.web_host}:{self.web_port}"
+
+    @property
+    def allowed_host_names(self) -> frozenset[str]:
+        return frozenset(name.strip().lower() for name in self.allowed_hosts.split(",") if name.strip())
+
+    @property
+    def trusted_proxy_addresses(self) -> frozenset[str]:
+        return frozenset(address.strip() for address in self.trusted_proxies.split(",") if address.strip())
 
     @property
     def runs_base(self) -> Path:

@@ -5,10 +5,16 @@ Other areas keep their fixtures in their own conftest.py files; keep this one sm
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Auth is on by default (services/token_file.py).  The suite runs its services without it, on loopback
+# only, unless a test gives a token or asks for the default (tests/integration/test_auth_*.py,
+# tests/e2e/test_token_auth.py); service processes get the same default from tests/support.
+os.environ["CODESWARM_INSECURE_NO_AUTH"] = "1"
 
 pytest.register_assert_rewrite("tests.support")
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from services.host_check import HostOriginCheck
 from services.settings import Settings
 from web.headers import SecurityHeaders
 from web.page_config import page_config
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     config = page_config(settings)
     app = FastAPI(title="Codeswarm web", version="1", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(SecurityHeaders, mirror_url=config["mirror_url"])
+    app.add_middleware(HostOriginCheck, settings=settings)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeswarm.cli import commands
 from codeswarm.cli.http import ApiClient, CliError
+
+if TYPE_CHECKING:
+    from services.settings import Settings
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -83,7 +86,8 @@ def _connection_options(parser: argparse.ArgumentParser, default: Any) -> None:
         "--token",
         metavar="TOKEN",
         default=default,
-        help="API token sent as a Bearer token (default: CODESWARM_API_TOKEN, which other users cannot see in ps)",
+        help="API token sent as a Bearer token (default: CODESWARM_API_TOKEN, which other users cannot see in ps, "
+        "else the api-token file under CODESWARM_HOME)",
     )
 
 
@@ -216,7 +220,19 @@ def _resolve_connection(args: argparse.Namespace) -> None:
     args.router = args.router or settings.effective_router_url
     args.mirror = args.mirror or settings.effective_mirror_url
     if args.token is None:
-        args.token = settings.api_token or None
+        args.token = settings.api_token or _token_from_file(settings)
+
+
+def _token_from_file(settings: Settings) -> str | None:
+    """The token `codeswarm up` or a service stored under CODESWARM_HOME (None: no such file)."""
+    from services.token_file import AuthSetupError, read_token_file, token_path
+
+    if settings.insecure_no_auth:
+        return None
+    try:
+        return read_token_file(token_path(settings))
+    except AuthSetupError as exc:
+        raise CliError(f"{exc} (or pass --token / set CODESWARM_API_TOKEN)") from None
 
 
 def _run(args: argparse.Namespace) -> int:

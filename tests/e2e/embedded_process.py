@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.router_process import kill_local_nodes
+from tests.support.router_process import kill_local_nodes, suite_auth_env
 
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 20
@@ -28,6 +28,7 @@ class EmbeddedProcess:
     home: Path  # its CODESWARM_HOME
     urls: dict[str, str] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)
+    login_url: str = ""  # what `codeswarm up` told its owner to open
 
     @property
     def web_url(self) -> str:
@@ -72,6 +73,11 @@ def start_embedded(home: Path, extra_env: dict[str, str] | None = None) -> Embed
     }
     for name in ("CODESWARM_ROUTER_URL", "CODESWARM_MIRROR_URL", "CODESWARM_WEB_ORIGIN", "CODESWARM_DATABASE_URL"):
         env.pop(name, None)
+    auth = suite_auth_env(extra_env or {})
+    if auth:
+        env.update(auth)
+    elif "CODESWARM_INSECURE_NO_AUTH" not in (extra_env or {}):
+        env.pop("CODESWARM_INSECURE_NO_AUTH", None)  # a token given: the suite's no-auth default would conflict
     command = [sys.executable, "-m", "codeswarm.cli", "up"]
     process = subprocess.Popen(
         command, env=env, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
@@ -90,7 +96,10 @@ def start_embedded(home: Path, extra_env: dict[str, str] | None = None) -> Embed
             running.stop()
             raise RuntimeError(f"`codeswarm up` did not announce its services in time:\n{running.log()}")
         if match := URL_LINE.match(line):
-            running.urls[match.group(1)] = match.group(2)
+            name, url = match.groups()
+            running.urls[name] = url.split("/#", 1)[0]  # the web line is the login URL when auth is on
+            if name == "web":
+                running.login_url = url
         if line.strip() == READY_LINE:
             break
     missing = {"router", "mirror", "web"} - running.urls.keys()

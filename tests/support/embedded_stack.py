@@ -41,6 +41,7 @@ def stack_settings(home: Path, token: str = "", **overrides: Any) -> Settings:
         home=home,
         database_url="",
         api_token=token,
+        insecure_no_auth=not token,  # the suite's default; the token tests give one
         providers_file=None,
         router_host="127.0.0.1",
         mirror_host="127.0.0.1",

@@ -24,6 +24,7 @@ import orjson
 import uvicorn
 from starlette.types import ASGIApp
 
+from tests.support.router_process import suite_auth_env
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,13 +79,10 @@ class SSEParser:
         self._dispatch = False
 
     def feed(self, text: str) -> list[SSEEvent]:
-        self._buffer += text
+        *lines, self._buffer = (self._buffer + text).split("\n")  # linear in the text, however it is cut
         events: list[SSEEvent] = []
-        while True:
-            cut = self._buffer.find("\n")
-            if cut < 0:
-                return events
-            line, self._buffer = self._buffer[:cut].rstrip("\r"), self._buffer[cut + 1 :]
+        for raw in lines:
+            line = raw.rstrip("\r")
             if not line:
                 if self._dispatch:
                     self._current.data = "\n".join(self._data)
@@ -105,6 +103,7 @@ class SSEParser:
                 self._current.id = value
             elif name == "retry" and value.isdigit():
                 self._current.retry = int(value)
+        return events
 
 
 async def sse_events(response: httpx.Response) -> AsyncIterator[SSEEvent]:
@@ -145,6 +144,7 @@ class MirrorProcess:
             "CODESWARM_REDIS_PREFIX": self.redis_prefix,
             "CODESWARM_ROUTER_URL": self.router_url,
             "CODESWARM_MIRROR_PORT": str(self.port),
+            **suite_auth_env(self.extra_env),
             **self.extra_env,
         }
 
@@ -229,6 +229,7 @@ class ResumingClient:
         self.retry_s = retry_s
         self.events: list[SSEEvent] = []
         self.connections = 0
+        self.entries = 0  # events received that carry a bus entry id
         self.disconnects: list[str] = []
 
     async def run(self, until: Callable[[list[SSEEvent]], bool], within: float) -> list[SSEEvent]:
@@ -269,6 +270,7 @@ class ResumingClient:
             self.events.append(event)
             if event.id is not None:
                 self.last_id = event.id
+                self.entries += 1
             if until(self.events):
                 return True
         return False

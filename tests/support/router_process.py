@@ -16,9 +16,18 @@ import httpx
 from router.providers.local.processes import is_node_process
 from services.bus.base import START_ID, EventBus
 from services.bus.redis_bus import RedisEventBus
+from services.token_file import TOKEN_FILE_NAME
 from tests.support.servers import free_port, wait_until, wait_until_async
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def suite_auth_env(extra_env: dict[str, str]) -> dict[str, str]:
+    """The suite's default for a service process: no auth (on loopback), unless the test gives a token
+    or says what it wants with CODESWARM_INSECURE_NO_AUTH itself (the default-on tests)."""
+    if extra_env.get("CODESWARM_API_TOKEN") or "CODESWARM_INSECURE_NO_AUTH" in extra_env:
+        return {}
+    return {"CODESWARM_INSECURE_NO_AUTH": "1"}
 
 
 def kill_local_nodes(home: Path) -> None:
@@ -60,6 +69,7 @@ class RouterProcess:
             "CODESWARM_HEARTBEAT_INTERVAL_S": "0.5",
             "CODESWARM_PROBE_INTERVAL_S": "1",
             "CODESWARM_TERMINATE_GRACE_S": "3",
+            **suite_auth_env(self.extra_env),
             **self.extra_env,
         }
 
@@ -76,11 +86,19 @@ class RouterProcess:
         if self.process.poll() is not None:
             raise RuntimeError(f"router exited with {self.process.returncode}: {self.log_tail()}")
         try:
-            token = self.extra_env.get("CODESWARM_API_TOKEN")
+            token = self.token()
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             return httpx.get(f"{self.url}/readyz", headers=headers, timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def token(self) -> str | None:
+        """The token this router demands: the one it was given, else its token file's (None: no auth)."""
+        given = self.extra_env.get("CODESWARM_API_TOKEN")
+        if given:
+            return given
+        path = self.home / TOKEN_FILE_NAME
+        return path.read_text().strip() if path.exists() else None
 
     def log_tail(self) -> str:
         return (self.home / "router.log").read_text(errors="replace")[-3000:]

@@ -60,7 +60,7 @@ async def test_a_client_that_stopped_reading_is_still_cut_off(mirror: tuple[str,
     stuck = socket.socket()
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     await asyncio.get_running_loop().sock_connect(stuck, (host, int(port)))
-    stuck.sendall(b"GET /v1/events HTTP/1.1\r\nHost: mirror\r\nAccept: text/event-stream\r\n\r\n")
+    stuck.sendall(b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
     try:
         async with httpx.AsyncClient(base_url=url) as client:
 

@@ -1,4 +1,4 @@
-"""Token auth (header everywhere, cookie on the stream only), CORS for the web origin, body limit."""
+"""Token auth (header everywhere, a session cookie on the streams only), CORS for the web origin, body limit."""
 
 from __future__ import annotations
 
@@ -8,16 +8,18 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from starlette.requests import Request
 
 from mirror.app import create_app
-from services.auth import TOKEN_COOKIE, bearer_token, require_token
+from services.auth import require_token
 from services.bus import MemoryEventBus
+from services.sessions import SESSION_COOKIE, SessionStore, is_https
 from services.settings import Settings
 from tests.support.mirror_process import free_port, serve, sse_events
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-of-the-mirror-security-tests"
 WEB = "http://127.0.0.1:8000"
 
 
@@ -36,34 +38,27 @@ async def mirror_url(tmp_path: object) -> AsyncIterator[str]:
     await bus.close()
 
 
-def test_bearer_parsing() -> None:
-    assert bearer_token("Bearer abc") == "abc"
-    assert bearer_token("bearer   abc ") == "abc"
-    assert bearer_token("Basic abc") is None
-    assert bearer_token("Bearer ") is None
-    assert bearer_token(None) is None
-
-
-def test_no_token_configured_means_no_check() -> None:
+def guarded_app(settings: Settings) -> TestClient:
     app = FastAPI()
 
-    @app.get("/x", dependencies=[Depends(require_token(Settings(api_token="")))])
+    @app.get("/x", dependencies=[Depends(require_token(settings))])
     def x() -> dict[str, bool]:
         return {"ok": True}
 
-    assert TestClient(app).get("/x").status_code == 200
+    return TestClient(app)
 
 
-def test_the_dependency_refuses_with_a_clear_message() -> None:
-    check = require_token(Settings(api_token=TOKEN))
-
-    class FakeRequest:
-        headers = {"authorization": "Bearer wrong"}
-        cookies: dict[str, str] = {}
-
-    with pytest.raises(HTTPException) as refused:
-        check(FakeRequest())  # type: ignore[arg-type]
-    assert refused.value.status_code == 401 and "does not match" in refused.value.detail
+def test_only_the_insecure_setting_turns_the_check_off() -> None:
+    assert guarded_app(Settings(api_token="", insecure_no_auth=True)).get("/x").status_code == 200
+    # no token and auth on (an app nobody gave its token): every request is refused, none let through
+    closed = guarded_app(Settings(api_token="", insecure_no_auth=False))
+    assert closed.get("/x").status_code == 401
+    assert closed.get("/x", headers={"Authorization": "Bearer "}).status_code == 401
+    # a configured token is checked even when the insecure setting is also in the environment
+    checked = guarded_app(Settings(api_token=TOKEN, insecure_no_auth=True))
+    assert checked.get("/x").status_code == 401
+    assert checked.get("/x", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert checked.get("/x", headers={"Authorization": f"Basic {TOKEN}"}).status_code == 401
 
 
 async def test_every_route_but_healthz_needs_the_token(mirror_url: str) -> None:
@@ -80,26 +75,62 @@ async def test_every_route_but_healthz_needs_the_token(mirror_url: str) -> None:
         assert right.status_code == 200
 
 
-async def test_the_stream_accepts_the_session_cookie_and_commands_do_not(mirror_url: str) -> None:
+async def test_the_stream_accepts_a_session_cookie_that_is_not_the_token(mirror_url: str) -> None:
     async with httpx.AsyncClient(base_url=mirror_url) as client:
         assert (await client.post("/v1/session")).status_code == 401
         opened = await client.post("/v1/session", headers={"Authorization": f"Bearer {TOKEN}"})
         assert opened.status_code == 204
         cookie = opened.headers["set-cookie"]
-        assert cookie.startswith(f"{TOKEN_COOKIE}={TOKEN};")
-        for attribute in ("HttpOnly", "Path=/v1/events", "SameSite=strict"):
+        session_id = opened.cookies[SESSION_COOKIE]
+        assert len(session_id) >= 40 and TOKEN not in cookie
+        for attribute in ("HttpOnly", "Path=/v1;", "SameSite=strict", "Max-Age=43200"):
             assert attribute.lower() in cookie.lower()
+        assert "secure" not in cookie.lower().split("; ")  # plain http: a Secure cookie would never come back
 
-    cookies = {TOKEN_COOKIE: TOKEN}
-    async with httpx.AsyncClient(base_url=mirror_url, cookies=cookies) as client:
+    async with httpx.AsyncClient(base_url=mirror_url, cookies={SESSION_COOKIE: session_id}) as client:
         async with client.stream("GET", "/v1/events") as response:
             assert response.status_code == 200
-        # a cookie is sent by the browser on its own: it never authorizes a command
+        # a cookie is sent by the browser on its own: it never authorizes a command or a snapshot
         launch = await client.post("/v1/swarms", json={"nodes": 1})
         assert launch.status_code == 401
         assert (await client.get("/v1/state")).status_code == 401
-        closed = await client.delete("/v1/session", headers={"Authorization": f"Bearer {TOKEN}"})
-        assert closed.status_code == 204 and 'codeswarm_token=""' in closed.headers["set-cookie"]
+        # logout needs no token: it ends the cookie's own session, on the server
+        closed = await client.delete("/v1/session")
+        assert closed.status_code == 204 and f'{SESSION_COOKIE}=""' in closed.headers["set-cookie"]
+
+    async with httpx.AsyncClient(base_url=mirror_url, cookies={SESSION_COOKIE: session_id}) as client:
+        revoked = await client.get("/v1/events")
+        assert revoked.status_code == 401 and "expired or was closed" in revoked.json()["detail"]
+    async with httpx.AsyncClient(base_url=mirror_url, cookies={SESSION_COOKIE: TOKEN}) as client:
+        assert (await client.get("/v1/events")).status_code == 401  # the token itself is no session id
+
+
+def test_sessions_expire_and_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("services.sessions.time.monotonic", lambda: now[0])
+    store = SessionStore(ttl_s=60, max_sessions=3)
+    first = store.open()
+    assert store.is_valid(first) and not store.is_valid("guess")
+    now[0] += 61
+    assert not store.is_valid(first) and len(store) == 0
+    opened = [store.open() for _ in range(5)]
+    assert len(store) == 3
+    assert not store.is_valid(opened[0]) and not store.is_valid(opened[1]) and store.is_valid(opened[4])
+
+
+def request_from(peer: str, scheme: str = "http", forwarded: str | None = None) -> Request:
+    headers = [(b"x-forwarded-proto", forwarded.encode())] if forwarded else []
+    scope = {"type": "http", "scheme": scheme, "client": (peer, 5000), "server": ("127.0.0.1", 8766)}
+    return Request({**scope, "method": "GET", "path": "/", "headers": headers, "query_string": b""})
+
+
+def test_secure_cookies_believe_x_forwarded_proto_only_from_a_trusted_proxy() -> None:
+    trusting = Settings(trusted_proxies="10.0.0.7, 10.0.0.8")
+    assert is_https(request_from("10.0.0.7", forwarded="https"), trusting)
+    assert not is_https(request_from("10.0.0.9", forwarded="https"), trusting)  # not a configured proxy
+    assert not is_https(request_from("127.0.0.1", forwarded="https"), Settings())  # any local user can send it
+    assert not is_https(request_from("10.0.0.8", forwarded="http"), trusting)
+    assert is_https(request_from("127.0.0.1", scheme="https"), Settings())
 
 
 async def test_the_stream_with_a_bearer_header(mirror_url: str) -> None:

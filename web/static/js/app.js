@@ -87,7 +87,7 @@ export class App {
   failed(error) {
     if (error.isAuth) {
       this.setConnection("auth", "not authorised");
-      this.banners.error(`The mirror refused this page: ${error.message}. It needs the API token (CODESWARM_API_TOKEN): enter it above.`, "auth");
+      this.banners.error(`The mirror refused this page: ${error.message}. Open the login URL that \`codeswarm up\` printed, or enter the API token (CODESWARM_API_TOKEN, or the api-token file under CODESWARM_HOME) above.`, "auth");
       return; // entering a token calls sync() again
     }
     this.setConnection("offline", "offline");

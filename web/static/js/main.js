@@ -4,8 +4,10 @@ import { App } from "./app.js";
 import { Banners } from "./banners.js";
 import { MirrorClient } from "./mirror_client.js";
 import { TokenForm } from "./token_form.js";
+import { takeTokenFromAddress } from "./token_store.js";
 
 async function start() {
+  takeTokenFromAddress();
   const banners = new Banners(document.getElementById("banners"));
   let config;
   try {

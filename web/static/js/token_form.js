@@ -1,5 +1,6 @@
 // The API token field.  The token stays in this tab (sessionStorage) and travels only in the
-// Authorization header; POST /v1/session turns it into the stream's HttpOnly cookie.
+// Authorization header; POST /v1/session opens a session whose id the stream's HttpOnly cookie holds,
+// and Forget (log out) ends that session on the mirror before the token is dropped.
 
 import { forgetToken, readToken, saveToken } from "./token_store.js";
 
@@ -32,7 +33,7 @@ export class TokenForm {
 
   show() {
     const set = Boolean(readToken());
-    this.input.placeholder = set ? "a token is in use (type to replace)" : "only if the mirror asks for one";
+    this.input.placeholder = set ? "a token is in use (type to replace)" : "the API token (or open the login URL)";
     this.forget.disabled = !set;
   }
 }
