@@ -44,7 +44,7 @@ compose-check:
 	scripts/check_compose.sh
 
 ## test: lint, compose check, then every test (unit, integration, slurm, e2e)
-test: lint compose-check codex claude
+test: lint compose-check codex claude clients
 	$(BIN)/pytest -q -ra
 
 unit: install
@@ -71,3 +71,8 @@ clean:
 .PHONY: openapi
 openapi: install
 	$(BIN)/python scripts/export_openapi.py
+
+## clients: the pinned TypeScript client tools (openapi-typescript, typescript) under clients/node_modules
+.PHONY: clients
+clients:
+	scripts/install_clients.sh
