@@ -1,15 +1,25 @@
-"""An ASGI middleware that refuses request bodies above a size with 413 (declared or streamed)."""
+"""An ASGI middleware that refuses request bodies above a size with 413 (declared or streamed).
+
+A streamed (chunked) body is counted as the route reads it; past the limit the read raises BodyTooLarge,
+an HTTPException, so the framework answers it with 413 like a declared one (any other exception there
+becomes its 400 "error parsing the body")."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    pass
+def too_large_detail(max_bytes: int) -> str:
+    return f"request body too large: the limit is {max_bytes} bytes (CODESWARM_MAX_BODY_BYTES)"
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, too_large_detail(max_bytes))
 
 
 class BodyLimitMiddleware:
@@ -18,10 +28,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     def _refusal(self) -> JSONResponse:
-        return JSONResponse(
-            {"detail": f"request body too large: the limit is {self.max_bytes} bytes (CODESWARM_MAX_BODY_BYTES)"},
-            status_code=413,
-        )
+        return JSONResponse({"detail": too_large_detail(self.max_bytes)}, status_code=413)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,7 +48,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Any) -> None:

@@ -219,3 +219,23 @@ async def test_the_mirror_refuses_at_its_door_what_the_router_would(setup: tuple
         )
         assert inject.status_code == 422 and "UTF-8" in inject.text, inject.text
     assert fake.calls == []
+
+
+async def test_a_chunked_body_over_the_limit_is_a_413_like_a_sized_one(setup: tuple[str, FakeRouter]) -> None:
+    url, fake = setup
+
+    async def chunks() -> AsyncIterator[bytes]:  # 5 MB with no Content-Length: chunked transfer encoding
+        yield b'{"nodes": "all", "content": "'
+        for _ in range(80):
+            yield b"x" * (64 << 10)
+        yield b'"}'
+
+    async with client(url) as http:
+        chunked = await http.post(
+            "/v1/swarms/sw-1/inject", content=chunks(), headers={"content-type": "application/json"}
+        )
+        sized = await http.post("/v1/swarms/sw-1/inject", json={"nodes": "all", "content": "x" * (5 << 20)})
+    assert chunked.request.headers["transfer-encoding"] == "chunked" and "content-length" not in chunked.request.headers
+    assert chunked.status_code == sized.status_code == 413, chunked.text
+    assert chunked.json() == sized.json() and "the limit is" in chunked.json()["detail"]
+    assert fake.calls == []

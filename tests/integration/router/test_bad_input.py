@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 
 from tests.support.router_process import RouterProcess, all_idle, wait_swarm
+
+GOOD_TOKEN = "bad-input-test-token-0123456789abcdef"  # routers refuse tokens under 32 characters
+
+
+async def chunks(total: int, size: int = 64 << 10) -> AsyncIterator[bytes]:
+    """A JSON-looking body of `total` bytes sent without a Content-Length (chunked transfer encoding)."""
+    yield b'{"nodes": 0, "content": "'
+    for _ in range(total // size):
+        yield b"x" * size
+    yield b'"}'
 
 
 def message(response: httpx.Response) -> str:
@@ -28,6 +38,9 @@ async def test_launch_and_inject_refusals(start_router: Callable[..., RouterProc
             ({"nodes": 1, "agents_bundle": {"big.md": "x" * 600_000}}, "agents_bundle", "at most 524288 bytes"),
             ({"nodes": 1, "runtime_params": {"tokens": 0}}, "runtime_params", "must be between 1 and 1000000"),
             ({"nodes": 1, "runtime_params": {"speed": 9}}, "runtime_params", "valid keys: delay_ms, tokens"),
+            ({"nodes": 1, "runtime_params": {"delay_ms": -1}}, "delay_ms", "must be between 0 and 60000"),
+            ({"nodes": 1, "runtime_params": {"delay_ms": 1e9}}, "delay_ms", "must be between 0 and 60000"),
+            ({"nodes": 1, "runtime_params": {"tokens": 2.5}}, "tokens", "must be an integer, not float"),
             ({"nodes": 1, "colour": "red"}, "colour", "Extra inputs are not permitted"),
         ]
         for body, field, text in cases:
@@ -55,6 +68,18 @@ async def test_launch_and_inject_refusals(start_router: Callable[..., RouterProc
 
         huge = await client.post(f"/v1/swarms/{swarm_id}/inject", json={"nodes": 0, "content": "x" * 2_000_000})
         assert huge.status_code == 413 and "limit" in message(huge)
+        chunked = await client.post(
+            f"/v1/swarms/{swarm_id}/inject", content=chunks(5 << 20), headers={"content-type": "application/json"}
+        )
+        assert (
+            "content-length" not in chunked.request.headers
+            and chunked.request.headers["transfer-encoding"] == "chunked"
+        )
+        assert chunked.status_code == 413 and "limit" in message(chunked)
+        unknown_call = await client.post(
+            f"/v1/swarms/{swarm_id}/approvals/call-nope", json={"node_id": 0, "decision": "accept"}
+        )
+        assert unknown_call.status_code == 404 and "no approval 'call-nope' on node 0" in message(unknown_call)
         not_json = await client.post("/v1/swarms", content=b"{nodes:", headers={"content-type": "application/json"})
         assert not_json.status_code == 422
         # no injection reached any node
@@ -75,8 +100,8 @@ async def test_idempotency_key_makes_a_retried_launch_safe(start_router: Callabl
 
 
 async def test_token_guards_every_route_but_healthz(start_router: Callable[..., RouterProcess]) -> None:
-    router = start_router(CODESWARM_API_TOKEN="s3cret-token")
-    async with router.client() as anonymous, router.client("wrong") as wrong, router.client("s3cret-token") as good:
+    router = start_router(CODESWARM_API_TOKEN=GOOD_TOKEN)
+    async with router.client() as anonymous, router.client("wrong") as wrong, router.client(GOOD_TOKEN) as good:
         assert (await anonymous.get("/healthz")).status_code == 200
         for path in ("/v1/swarms", "/v1/providers", "/readyz", "/metrics"):
             assert (await anonymous.get(path)).status_code == 401, path
