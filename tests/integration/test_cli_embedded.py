@@ -119,7 +119,7 @@ def test_an_unreachable_router_is_one_clear_line(capsys: pytest.CaptureFixture[s
 
 
 def test_the_token_is_sent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with embedded_stack(tmp_path / "home", token="s3cret-token") as stack:
+    with embedded_stack(tmp_path / "home", token="s3cret-token-long-enough-for-the-32-character-rule") as stack:
         code, _, err = run_cli(capsys, "--router", stack.router, "--token", "", "list")
         assert code == 1 and "authentication required" in err and "HTTP 401" in err
         code, _, err = run_cli(capsys, "--router", stack.router, "--token", "wrong", "list")
