@@ -4,13 +4,14 @@ CODESWARM_* environment variables (services/settings.py); the process first move
 
 from __future__ import annotations
 
-from router.app import create_app
 from services.private_environ import hide_environment
-from services.serve import serve
 
 
 def main() -> None:
-    hide_environment()
+    hide_environment()  # re-executes this process: the app is imported after, once
+    from router.app import create_app
+    from services.serve import serve
+
     serve("router", create_app)
 
 
