@@ -78,7 +78,7 @@ class MirrorCore:
         """Snapshot → bus catch-up → first reconcile → background tasks.  Nothing here waits for a
         service that is down: an unreachable bus or router leaves the mirror serving, degraded."""
         keep_files_private()
-        if self.snapshot.load(self.model, self.ledger):
+        if await self.snapshot.load(self.model, self.ledger):
             log.info("snapshot loaded: %d swarms at %s", len(self.model.swarms), self.model.position)
         try:
             newest = await self.bus.last_id()
@@ -111,7 +111,7 @@ class MirrorCore:
                 await task
         for subscriber in list(self.hub.subscribers):
             subscriber.cut("the mirror is shutting down; reconnect with Last-Event-ID to resume")
-        self.snapshot.save(self.model, self.ledger)
+        await self.snapshot.save(self.model, self.ledger)
         await self.router.aclose()
         if self.owns_bus:
             await self.bus.close()
@@ -123,7 +123,7 @@ class MirrorCore:
     async def _keep_snapshot(self) -> None:
         while True:
             await asyncio.sleep(SNAPSHOT_EVERY_S)
-            self.snapshot.save(self.model, self.ledger)
+            await self.snapshot.save(self.model, self.ledger)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(work, name=f"mirror {name}")

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from services.protocol import EventName
 
 # Events about a whole swarm: they get the request that created the swarm.
@@ -36,6 +38,7 @@ class RequestRecord:
     swarm_id: str | None
     command: str
     injections: list[dict[str, Any]] = field(default_factory=list)
+    encoded: orjson.Fragment | None = field(default=None, compare=False, repr=False)  # view() as JSON, until a change
 
     def view(self) -> dict[str, Any]:
         return {
@@ -44,6 +47,11 @@ class RequestRecord:
             "command": self.command,
             "injections": list(self.injections),
         }
+
+    def as_json(self) -> orjson.Fragment:
+        if self.encoded is None:
+            self.encoded = orjson.Fragment(orjson.dumps(self.view()))
+        return self.encoded
 
 
 class RequestLedger:
@@ -64,6 +72,7 @@ class RequestLedger:
     ) -> None:
         known = self._requests.get(request_id)
         record = known or RequestRecord(request_id, swarm_id, command)
+        record.encoded = None
         if swarm_id and not record.swarm_id:
             record.swarm_id = swarm_id
         for ref in injections:
@@ -117,8 +126,10 @@ class RequestLedger:
 
     # -- persistence -------------------------------------------------------------------------------
 
-    def dump(self) -> list[dict[str, Any]]:
-        return [record.view() for record in self._requests.values()]
+    def stored(self) -> list[orjson.Fragment]:
+        """Every record's ``view()`` as JSON, oldest first, for the snapshot: a record is encoded again
+        only after it changed, so a snapshot of a full ledger costs about a copy of its bytes."""
+        return [record.as_json() for record in self._requests.values()]
 
     def load(self, records: Iterable[dict[str, Any]]) -> None:
         for raw in records:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from mirror.hub import Hub
 from mirror.ledger import RequestLedger
@@ -38,7 +38,7 @@ class Reconciler:
         interval_s: float,
         retry_s: float = 2.0,
         timeout_s: float = 10.0,
-        after_success: Callable[[], None] | None = None,
+        after_success: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.router = router
         self.model = model
@@ -94,7 +94,7 @@ class Reconciler:
         self.problem = None
         self.last_success = time.time()
         if self.after_success is not None:
-            self.after_success()
+            await self.after_success()
         return True
 
     def _announce(self, event: str, data: dict[str, object]) -> None:

@@ -5,10 +5,16 @@ The file names the stream it was taken from (a hash, never the Redis URL itself,
 password) and the last entry it reflects; on start the mirror replays the bus from there.  It is written
 atomically (temporary file + rename).  A snapshot is only ever a starting point: the router's list wins
 at the first reconcile.
+
+The mirror's event loop fans events out to every client, so the snapshot keeps off it what it can:
+the document is encoded on the loop in one call into orjson, which keeps it consistent with
+``last_event_id`` (the model's dicts as they are; the ledger's records from JSON each keeps until it
+changes), and the bytes are written, and the file read, in a worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -37,30 +43,33 @@ class SnapshotFile:
         self.path = path
         self.identity = identity
         self.saved_version = -1
+        self._saving = asyncio.Lock()  # one writer at a time: they share the temporary file
 
-    def save(self, model: ReadModel, ledger: RequestLedger) -> None:
-        if model.version == self.saved_version:
-            return
-        document = {
-            "format": FORMAT,
-            "stream": self.identity,
-            **model.state(),
-            "requests": ledger.dump(),
-        }
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            temporary.write_bytes(orjson.dumps(document))
-            os.replace(temporary, self.path)
-        except OSError as exc:
-            log.warning("could not write the mirror snapshot %s: %s", self.path, exc)
-            return
-        self.saved_version = model.version
+    async def save(self, model: ReadModel, ledger: RequestLedger) -> None:
+        """Write the model and ledger as they are now, unless nothing changed since the last save."""
+        async with self._saving:
+            version = model.version
+            if version == self.saved_version:
+                return
+            document = {"format": FORMAT, "stream": self.identity, **model.state(), "requests": ledger.stored()}
+            encoded = orjson.dumps(document)
+            try:
+                await asyncio.to_thread(self._write, encoded)
+            except OSError as exc:
+                log.warning("could not write the mirror snapshot %s: %s", self.path, exc)
+                return
+            self.saved_version = version
 
-    def load(self, model: ReadModel, ledger: RequestLedger) -> bool:
+    def _write(self, encoded: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(encoded)
+        os.replace(temporary, self.path)
+
+    async def load(self, model: ReadModel, ledger: RequestLedger) -> bool:
         """Fill model and ledger from the file; False when there is none or it does not fit."""
         try:
-            document: Any = orjson.loads(self.path.read_bytes())
+            document: Any = await asyncio.to_thread(self._read)
         except FileNotFoundError:
             return False
         except (OSError, orjson.JSONDecodeError) as exc:
@@ -81,3 +90,6 @@ class SnapshotFile:
         ledger.load(document.get("requests") or [])
         self.saved_version = model.version
         return True
+
+    def _read(self) -> Any:
+        return orjson.loads(self.path.read_bytes())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from mirror.ledger import RequestLedger
 
 
@@ -41,12 +43,16 @@ def test_ids_are_learned_from_events_the_router_sends() -> None:
     assert rejected is not None and rejected.command == "launch" and ledger.creator_of("sw-z") == "rq-3"
 
 
-def test_the_ledger_is_bounded_and_survives_a_dump() -> None:
+def test_the_ledger_is_bounded_and_survives_a_snapshot() -> None:
     ledger = RequestLedger(capacity=3)
     for n in range(10):
-        ledger.record(f"rq-{n}", f"sw-{n}", "launch")
-    assert [r["request_id"] for r in ledger.dump()] == ["rq-7", "rq-8", "rq-9"]
-    assert ledger.creator_of("sw-0") is None and ledger.creator_of("sw-9") == "rq-9"
+        ledger.record(f"rq-{n}", f"sw-{n}", "inject", [{"node_id": 0, "injection_id": f"in-{n}"}])
+    assert [r["request_id"] for r in orjson.loads(orjson.dumps(ledger.stored()))] == ["rq-7", "rq-8", "rq-9"]
+    ledger.record("rq-8", "sw-8", "inject", [{"node_id": 1, "injection_id": "in-8b"}])  # changed after encoding
+    stored = orjson.loads(orjson.dumps(ledger.stored()))  # as the mirror's snapshot stores them
+    assert [r["request_id"] for r in stored] == ["rq-7", "rq-9", "rq-8"]
+    assert stored[2]["injections"] == [{"node_id": 0, "injection_id": "in-8"}, {"node_id": 1, "injection_id": "in-8b"}]
+    assert ledger.creator_of("sw-0") is None
     copy = RequestLedger()
-    copy.load(ledger.dump())
-    assert copy.creator_of("sw-8") == "rq-8"
+    copy.load(stored)
+    assert copy.lookup("rq-8") == ledger.lookup("rq-8") and copy.lookup("rq-6") is None
