@@ -76,3 +76,8 @@ openapi: install
 .PHONY: clients
 clients:
 	scripts/install_clients.sh
+
+## fuzz: a bounded schemathesis pass over router and mirror on real Postgres and Redis (FUZZ_MAX_EXAMPLES, FUZZ_SEED)
+.PHONY: fuzz
+fuzz: install
+	$(BIN)/python scripts/fuzz.py

@@ -18,6 +18,7 @@ from starlette.background import BackgroundTask
 from mirror.deps import Core
 from mirror.router_client import RouterUnavailable
 from services.protocol import ApprovalRequest, InjectRequest, InterruptRequest, LaunchRequest, TerminateRequest
+from services.protocol.mirror_views import RequestRecord
 from services.protocol.openapi import ARCHIVE, error_responses
 from services.protocol.views import (
     Accepted,
@@ -248,6 +249,7 @@ async def archive(swarm_id: SwarmId, core: Core) -> Response:
     "/v1/requests/{request_id}",
     tags=["requests"],
     operation_id="getRequest",
+    response_model=RequestRecord,
     responses=error_responses(404, 422),
 )
 async def request_record(request_id: Annotated[str, Path(max_length=200)], core: Core) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Path, Response
 
 from mirror.deps import Core
+from services.protocol.mirror_views import LiveSwarm
 from services.protocol.openapi import error_responses
 
 router = APIRouter(tags=["stream"])
@@ -16,8 +17,9 @@ router = APIRouter(tags=["stream"])
 
 @router.get(
     "/v1/swarms/{swarm_id}/live",
+    response_class=Response,
     operation_id="getLiveSwarm",
-    responses=error_responses(401, 404, 421, 422),
+    responses={200: {"model": LiveSwarm}, **error_responses(401, 404, 421, 422)},
 )
 async def live(swarm_id: Annotated[str, Path(max_length=200)], core: Core) -> Response:
     """``{swarm_id, last_event_id, nodes: [{node_id, turn, turns_seen, last_exit_code, tokens,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response
 from mirror.deps import Core
 from mirror.stream import ClientStream, resume_id
 from services.protocol.catalogue import catalogue_schema
+from services.protocol.mirror_views import MirrorState
 from services.protocol.openapi import error_responses
 
 EVENTS_SCHEMA_PATH = "/v1/events/schema"
@@ -57,7 +58,12 @@ async def events(
     return ClientStream(core.hub, subscriber, after, core.options)
 
 
-@router.get("/v1/state", operation_id="getState", responses=error_responses(401, 421))
+@router.get(
+    "/v1/state",
+    response_class=Response,
+    operation_id="getState",
+    responses={200: {"model": MirrorState}, **error_responses(401, 421)},
+)
 async def state(core: Core) -> Response:
     """The read model and the id of the last event it reflects: load this, then stream from
     ``last_event_id`` and nothing is missed in between.  ``degraded`` says why the mirror may be behind

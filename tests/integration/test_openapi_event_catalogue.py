@@ -1,5 +1,6 @@
 """Every event a real run sends — router on Postgres and Redis, mock agents, the mirror's SSE stream with
-its own annotations — fits the published event catalogue, and the mirror serves that catalogue."""
+its own annotations — fits the published event catalogue, the mirror serves that catalogue, and its read
+model and live answers are what its OpenAPI description says."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from services.protocol.mirror_views import LiveSwarm, MirrorState
 from tests.contract.event_schema import EVENTS_SCHEMA, problems
 from tests.support.mirror_process import sse_events
 from tests.support.mirror_stream import serve_mirror
@@ -68,7 +70,11 @@ async def test_every_event_of_a_real_run_fits_the_catalogue(
             async with httpx.AsyncClient(base_url=url, timeout=15) as client:
                 served = (await client.get("/v1/events/schema")).json()
                 assert served == json.loads(EVENTS_SCHEMA.read_text())
-                await _drive(client)
+                swarm_id = await _drive(client)
+                # the mirror's own answers are what its description says
+                MirrorState.model_validate((await client.get("/v1/state")).json())
+                live = LiveSwarm.model_validate((await client.get(f"/v1/swarms/{swarm_id}/live")).json())
+                assert [node.node_id for node in live.nodes] == [0, 1]
 
                 def seen() -> set[str]:
                     return {e["event"] for e in envelopes if "event" in e}
@@ -85,7 +91,7 @@ async def test_every_event_of_a_real_run_fits_the_catalogue(
     assert annotated and all(isinstance(e["data"]["request_id"], str) for e in annotated)
 
 
-async def _drive(client: httpx.AsyncClient) -> None:
+async def _drive(client: httpx.AsyncClient) -> str:
     """Launch, prompt (a command, an approval, one queued behind a running turn), terminate with an archive."""
     launched = await client.post("/v1/swarms", json={"nodes": 2, "runtime_params": {"delay_ms": 30}})
     assert launched.status_code == 202, launched.text
@@ -115,3 +121,4 @@ async def _drive(client: httpx.AsyncClient) -> None:
     terminated = await client.post(f"/v1/swarms/{swarm_id}/terminate", json={"download_workspaces": True})
     assert terminated.status_code == 202, terminated.text
     await wait_swarm(client, swarm_id, lambda s: s.get("status") == "terminated", 30)
+    return swarm_id
