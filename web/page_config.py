@@ -9,5 +9,6 @@ from services.settings import Settings
 
 def page_config(settings: Settings) -> dict[str, Any]:
     """The mirror's URL as the browser reaches it, and the request size the services accept (the launch
-    form checks an agents bundle against it).  Never the token: the user types that into the page."""
+    form checks an agents bundle against it).  Never the token: the page gets it from the login URL's
+    fragment (which no server sees) or from the user."""
     return {"mirror_url": settings.effective_mirror_url.rstrip("/"), "max_body_bytes": settings.max_body_bytes}
