@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,10 @@ def test_no_auth_only_by_the_loud_setting_and_never_with_a_token(tmp_path: Path)
     assert not token_path(settings(tmp_path)).exists()
     with pytest.raises(AuthSetupError, match="both set"):
         configured_token(settings(tmp_path, insecure_no_auth=True, api_token=LONG))
+
+
+def test_two_first_starts_at_once_agree_on_one_token(tmp_path: Path) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        tokens = set(pool.map(lambda _: configured_token(settings(tmp_path)), range(16)))
+    assert len(tokens) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["api-token"]  # no draft left behind
