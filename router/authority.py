@@ -618,7 +618,15 @@ class Authority:
             .where(NodeRow.swarm_id == swarm.swarm_id, NodeRow.node_id == node.node_id)
             .values(status=str(node.status), exit_code=None)
         )
-        emit(session, swarm, EventName.AGENT_WARNING, node_id=node.node_id, message=message, code="exitNotBelieved")
+        emit(  # seq: the node's last record read by now (the exit record, or one the node wrote since)
+            session,
+            swarm,
+            EventName.AGENT_WARNING,
+            node_id=node.node_id,
+            seq=node.committed_seq,
+            message=message,
+            code="exitNotBelieved",
+        )
         add_event(session, node_status_event(node))
 
     async def run_archive(self, swarm_id: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from router.authority import EXIT_CONFIRM_S
 from services.node.records import KIND_EXIT, outbox_path
+from services.protocol.catalogue import validate_envelope
 from tests.support.router_process import BusReader, RouterProcess, all_idle, wait_swarm
 
 
@@ -53,6 +54,9 @@ async def test_a_forged_exit_record_does_not_end_a_live_swarm(
         await bus.wait_for(lambda: len(warned()) == 2, EXIT_CONFIRM_S + 20, "both forged records reported")
         assert sorted(e["node_id"] for e in warned()) == [0, 1]
         assert all("not believed" in str(e["message"]) for e in warned())
+        for _, envelope in bus.entries:
+            if envelope["event"] == "agent_warning" and envelope["data"]["swarm_id"] == swarm_id:
+                validate_envelope(envelope)  # the event catalogue's agent_warning
         assert [e for e in bus.events("swarm_terminated") if e["swarm_id"] == swarm_id] == []
         # the swarm still runs, its nodes count as running again, and they still answer
         await wait_swarm(http, swarm_id, all_idle, 10)
