@@ -18,7 +18,7 @@ from mirror.api_stream import EVENT_STREAM, EVENTS_SCHEMA_PATH
 from mirror.deps import Core
 from mirror.items import StreamItem
 from mirror.stream import ClientStream, resume_id
-from mirror.subscriber import Subscriber
+from mirror.subscriber import QueueLimit, Subscriber
 from services.protocol import DELTA_EVENTS
 from services.protocol.openapi import error_responses
 
@@ -28,7 +28,7 @@ router = APIRouter(tags=["stream"])
 class FocusedSubscriber(Subscriber):
     __slots__ = ("focus_node", "focus_swarm")
 
-    def __init__(self, *, focus_swarm: str, focus_node: int | None, limit: int, seam: tuple[int, int]) -> None:
+    def __init__(self, *, focus_swarm: str, focus_node: int | None, limit: QueueLimit, seam: tuple[int, int]) -> None:
         super().__init__(swarm_id=None, node_id=None, limit=limit, seam=seam)
         self.focus_swarm = focus_swarm
         self.focus_node = focus_node

@@ -21,6 +21,7 @@ from mirror.reconciler import Reconciler
 from mirror.router_client import RouterClient
 from mirror.snapshot import SnapshotFile, stream_identity
 from mirror.stream import StreamOptions
+from mirror.subscriber import QueueLimit
 from services.bus import make_bus
 from services.bus.base import START_ID, EventBus
 from services.node.private_files import keep_files_private
@@ -68,7 +69,7 @@ class MirrorCore:
         options = StreamOptions(
             keepalive_s=settings.sse_keepalive_s,
             coalesce_ms=settings.delta_coalesce_ms,
-            queue_limit=settings.sse_client_queue,
+            queue_limit=QueueLimit(settings.sse_client_queue, settings.sse_client_queue_bytes),
         )
         core = cls(settings, the_bus, bus is None, model, ledger, hub, router, reconciler, snapshot, options)
         hub.metrics.watch(core)

@@ -23,7 +23,7 @@ from mirror.items import EntryKey, StreamItem, entry_key, item_from_entry, synth
 from mirror.ledger import RequestLedger
 from mirror.metrics import MirrorMetrics
 from mirror.readmodel import ReadModel
-from mirror.subscriber import Subscriber
+from mirror.subscriber import QueueLimit, Subscriber
 from services.bus.base import BusEntry, EventBus
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,11 @@ class Hub:
         takers, self._takers = self._takers, set()
         deadline = asyncio.get_running_loop().time() + self.hold_s
         for subscriber in takers & self.subscribers:
-            room = min(self.batch, subscriber.limit)
-            while subscriber.cut_reason is None and len(subscriber.queue) > subscriber.limit - room:
+            limit = subscriber.limit
+            room = min(self.batch, limit.events)
+            while subscriber.cut_reason is None and (
+                len(subscriber.queue) > limit.events - room or subscriber.queued_bytes > limit.bytes // 2
+            ):
                 self._taken.clear()
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
@@ -156,7 +159,7 @@ class Hub:
 
     # -- clients -----------------------------------------------------------------------------------
 
-    def subscribe(self, *, swarm_id: str | None, node_id: int | None, limit: int) -> Subscriber:
+    def subscribe(self, *, swarm_id: str | None, node_id: int | None, limit: QueueLimit) -> Subscriber:
         subscriber = Subscriber(swarm_id=swarm_id, node_id=node_id, limit=limit, seam=self.model.position_key)
         self.subscribers.add(subscriber)
         return subscriber

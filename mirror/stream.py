@@ -28,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 from mirror.coalesce import render
 from mirror.hub import Hub
 from mirror.items import SSE_SEP, EntryKey, StreamItem, encode_frame, encode_retry, entry_key, item_from_entry
-from mirror.subscriber import Subscriber
+from mirror.subscriber import QueueLimit, Subscriber
 from services.bus.base import START_ID
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,9 @@ ERROR_EVENT = "error"
 class StreamOptions:
     keepalive_s: float
     coalesce_ms: float
-    queue_limit: int
+    queue_limit: QueueLimit
     take_most: int = 1000  # items rendered into one write
+    take_most_bytes: int = 1 << 20  # and their frames' bytes (one item over it goes alone)
     retry_ms: int = 1000  # how soon EventSource reconnects
     cutoff_grace_s: float = 2.0  # how long a cut-off client gets to take its final event
 
@@ -151,7 +152,7 @@ async def event_frames(
                 last = f"{progress.last[0]}-{progress.last[1]}"
                 yield _control(ERROR_EVENT, {"reason": subscriber.cut_reason, "last_event_id": last})
                 return
-            items = subscriber.take(options.take_most)
+            items = subscriber.take(options.take_most, options.take_most_bytes)
             hub.taken(subscriber)
             if dedupe:  # the client was ahead of the hub: skip what it already has
                 items = [item for item in items if item.synthetic or item.key > progress.last]

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # mirror
     reconcile_interval_s: float = Field(10.0, gt=0)
     sse_client_queue: int = Field(2000, ge=10, description="Events buffered per SSE client before it is cut off.")
+    sse_client_queue_bytes: int = Field(
+        8 << 20, ge=1 << 16, description="Bytes of events buffered per SSE client before it is cut off."
+    )
     sse_keepalive_s: float = Field(15.0, gt=0)
     delta_coalesce_ms: float = Field(20.0, ge=0)
     mirror_state_file: Path | None = Field(
@@ -95,7 +98,7 @@ class Settings(BaseSettings):
         "text", description="text: one readable line per record; json: one JSON object per line (log shippers)."
     )
     metrics: bool = Field(
-        True, description="Record the per-event metrics; false = /metrics carries only what is read at scrape time."
+        True, description="Record the per-event series (events by name, lags); false = they stay at zero."
     )
 
     @property
