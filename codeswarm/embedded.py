@@ -174,7 +174,7 @@ async def serve(
         settings = settings.model_copy(update=ports)
         started.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
-        bus = MemoryEventBus(settings.stream_maxlen)
+        bus = MemoryEventBus(settings.stream_maxlen, max_bytes=settings.stream_max_bytes)
         servers: list[tuple[EmbeddedServer, asyncio.Task[None]]] = []
         try:
             for name, module, takes_bus in plan:

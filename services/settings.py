@@ -21,7 +21,10 @@ class Settings(BaseSettings):
     bus: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = Field("codeswarm:", description="Key prefix for every Redis key this install uses.")
-    stream_maxlen: int = Field(200_000, ge=1000, description="Approximate bound of the event stream.")
+    stream_maxlen: int = Field(200_000, ge=1000, description="Bound of the event stream, in entries.")
+    stream_max_bytes: int = Field(
+        128 << 20, ge=1 << 20, description="Bound of the event stream, in bytes of its entries (the newest stays)."
+    )
 
     # network
     router_host: str = "127.0.0.1"

@@ -8,7 +8,8 @@ and an in-process one (services/bus/memory_bus.py) for the embedded mode.
   (small named strings, e.g. the last ingested ``seq`` of a node).  A writer that crashes between
   publishing and recording its own progress elsewhere reads its cursors back and skips what the bus
   already has: this is how the router delivers every record exactly once.
-- The stream is bounded (approximately ``maxlen`` entries); the oldest entries are trimmed.
+- The stream is bounded (``maxlen`` entries and ``max_bytes`` of payloads); the oldest entries past
+  either bound are trimmed, the newest always stays.
 """
 
 from __future__ import annotations

@@ -10,5 +10,7 @@ from services.settings import Settings
 
 def make_bus(settings: Settings) -> EventBus:
     if settings.bus == "redis":
-        return RedisEventBus(settings.redis_url, settings.redis_prefix, settings.stream_maxlen)
-    return MemoryEventBus(settings.stream_maxlen)
+        return RedisEventBus(
+            settings.redis_url, settings.redis_prefix, settings.stream_maxlen, max_bytes=settings.stream_max_bytes
+        )
+    return MemoryEventBus(settings.stream_maxlen, max_bytes=settings.stream_max_bytes)

@@ -1,11 +1,16 @@
 """The event bus on Redis Streams.
 
 Keys (all under the install's prefix): ``<prefix>events`` — one stream, each entry a single field ``d``
-holding the envelope as JSON bytes; ``<prefix>cursors`` — a hash of the writers' cursor values.
+holding the envelope as JSON bytes; ``<prefix>cursors`` — a hash of the writers' cursor values;
+``<prefix>sizes`` — the payload sizes of the retained entries, oldest first, and ``<prefix>bytes`` —
+their total.  Redis bounds a stream only by its number of entries, so the bus keeps the sizes itself:
+the stream holds at most ``maxlen`` entries and ``max_bytes`` of payloads (the newest entry always
+stays); the oldest entries past either bound are trimmed (an exact ``XTRIM MAXLEN``, which also takes
+any older entry the sizes do not know of).
 
-A publish is one server-side script run in one round trip: every XADD (``MAXLEN ~ maxlen``) and the
-HSET of the cursors happen atomically, whatever the number of entries, so a reader never sees cursors
-that run ahead of the entries they describe and a crashed writer never leaves half a publish behind.
+A publish is one server-side script run in one round trip: every XADD, the trim and the HSET of the
+cursors happen atomically, whatever the number of entries, so a reader never sees cursors that run
+ahead of the entries they describe and a crashed writer never leaves half a publish behind.
 (A script also packs far faster in redis-py than a MULTI/EXEC pipeline of single XADDs.)  Writers keep
 their publishes bounded (a few thousand entries) because a script blocks Redis while it runs.
 """
@@ -26,14 +31,40 @@ FIELD = b"d"
 RAW_XREAD = b"XREAD"
 CONNECT_TIMEOUT_S = 5.0
 
-# KEYS: stream, cursors hash.  ARGV: maxlen, number of cursor pairs, the pairs, then the payloads.
+# KEYS: stream, cursors hash, sizes list, bytes counter.  ARGV: maxlen, max_bytes, number of cursor
+# pairs, the pairs, then the payloads.  Each step is one call per publish where it can be: the sizes are
+# pushed in chunks, an excess of entries is popped at once, and only the byte bound pops one by one.
 PUBLISH_SCRIPT = """
-local pairs = tonumber(ARGV[2])
-local ids = {}
-for i = 3 + 2 * pairs, #ARGV do
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'd', ARGV[i])
+local maxlen, max_bytes, pairs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local ids, sizes, added = {}, {}, 0
+for i = 4 + 2 * pairs, #ARGV do
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'd', ARGV[i])
+  sizes[#sizes + 1] = #ARGV[i]
+  added = added + #ARGV[i]
 end
-for i = 3, 2 + 2 * pairs, 2 do
+if #ids > 0 then
+  for first = 1, #sizes, 1000 do
+    redis.call('RPUSH', KEYS[3], unpack(sizes, first, math.min(first + 999, #sizes)))
+  end
+  local total = redis.call('INCRBY', KEYS[4], added)
+  local count = redis.call('LLEN', KEYS[3])
+  local kept = count
+  if count > maxlen then
+    for _, size in ipairs(redis.call('LPOP', KEYS[3], count - maxlen)) do
+      total = total - tonumber(size)
+    end
+    kept = maxlen
+  end
+  while kept > 1 and total > max_bytes do
+    total = total - tonumber(redis.call('LPOP', KEYS[3]))
+    kept = kept - 1
+  end
+  if kept < count then
+    redis.call('SET', KEYS[4], total)
+    redis.call('XTRIM', KEYS[1], 'MAXLEN', kept)
+  end
+end
+for i = 4, 3 + 2 * pairs, 2 do
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
 end
 return ids
@@ -51,6 +82,7 @@ class RedisEventBus(EventBus):
         prefix: str = "codeswarm:",
         maxlen: int = 200_000,
         *,
+        max_bytes: int = 128 << 20,
         client: Redis | None = None,
     ) -> None:
         """``client`` lets a caller share a connection pool; it must use ``decode_responses=False``.
@@ -58,9 +90,14 @@ class RedisEventBus(EventBus):
         after ``CONNECT_TIMEOUT_S``; reads have no socket timeout (``XREAD BLOCK 0`` waits forever)."""
         if maxlen < 1:
             raise ValueError("maxlen must be at least 1")
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
         self.stream_key = f"{prefix}events"
         self.cursors_key = f"{prefix}cursors"
+        self.sizes_key = f"{prefix}sizes"
+        self.bytes_key = f"{prefix}bytes"
         self.maxlen = maxlen
+        self.max_bytes = max_bytes
         self._owns_client = client is None
         if client is None:
             client = Redis.from_url(
@@ -80,7 +117,8 @@ class RedisEventBus(EventBus):
             return []
         pairs = [part for name, value in (cursors or {}).items() for part in (name, value)]
         ids = await self._publish_script(
-            keys=[self.stream_key, self.cursors_key], args=[self.maxlen, len(pairs) // 2, *pairs, *payloads]
+            keys=[self.stream_key, self.cursors_key, self.sizes_key, self.bytes_key],
+            args=[self.maxlen, self.max_bytes, len(pairs) // 2, *pairs, *payloads],
         )
         return [_text(entry_id) for entry_id in ids]
 

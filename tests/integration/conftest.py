@@ -20,12 +20,12 @@ def redis_client_name(redis_prefix: str) -> str:
 async def redis_bus_factory(
     redis_url: str, redis_prefix: str, redis_client_name: str
 ) -> AsyncIterator[Callable[..., RedisEventBus]]:
-    """``(maxlen=10_000) -> RedisEventBus`` on this test's prefix; closed afterwards."""
+    """``(maxlen=10_000, max_bytes=1 GiB) -> RedisEventBus`` on this test's prefix; closed afterwards."""
     clients: list[Redis] = []
 
-    def make(maxlen: int = 10_000) -> RedisEventBus:
+    def make(maxlen: int = 10_000, max_bytes: int = 1 << 30) -> RedisEventBus:
         clients.append(Redis.from_url(redis_url, decode_responses=False, client_name=redis_client_name))
-        return RedisEventBus(redis_url, redis_prefix, maxlen, client=clients[-1])
+        return RedisEventBus(redis_url, redis_prefix, maxlen, max_bytes=max_bytes, client=clients[-1])
 
     yield make
     for client in clients:

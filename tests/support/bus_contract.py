@@ -2,7 +2,8 @@
 
 Subclass ``BusContract`` as ``Test...`` in a test module and provide two fixtures:
 
-- ``new_bus``: ``(maxlen: int = 10_000) -> EventBus`` — a fresh, empty bus (closed by the fixture);
+- ``new_bus``: ``(maxlen: int = 10_000, max_bytes: int = 1 << 30) -> EventBus`` — a fresh, empty bus
+  (closed by the fixture);
 - ``blocked_readers``: ``async () -> int`` — how many ``read_after`` calls are blocked on it right now.
 """
 
@@ -24,7 +25,7 @@ DEADLINE = 10.0  # seconds; an await that takes longer than this is a hang, not 
 
 
 class NewBus(Protocol):
-    def __call__(self, maxlen: int = ...) -> EventBus: ...
+    def __call__(self, maxlen: int = ..., max_bytes: int = ...) -> EventBus: ...
 
 
 BlockedReaders = Callable[[], Awaitable[int]]
@@ -222,8 +223,23 @@ class BusContract:
         assert first is not None and first in ids and first != ids[0]
         retained = await read_all(bus)
         assert [entry.id for entry in retained] == ids[ids.index(first) :]
-        assert 50 <= len(retained) <= 50 + 100  # Redis trims whole 100-entry nodes ("MAXLEN ~")
+        assert len(retained) == 50
         assert await bus.last_id() == ids[-1]
+
+    async def test_trimming_by_bytes_keeps_the_newest_entries_that_fit(self, new_bus: NewBus) -> None:
+        bus = new_bus(max_bytes=20_000)
+        ids = await bus.publish([envelope(n, text="z" * 900) for n in range(10)])
+        assert len(await read_all(bus)) == 10  # about 10 KB: nothing trimmed yet
+        for start in range(10, 100, 15):
+            ids += await bus.publish([envelope(n, text="z" * 900) for n in range(start, start + 15)])
+        retained = await read_all(bus)
+        assert sum(len(entry.data) for entry in retained) <= 20_000
+        assert [entry.id for entry in retained] == ids[len(ids) - len(retained) :]
+        assert len(retained) >= 19  # everything that fits stays (each entry is just over 1 KB)
+        (huge,) = await bus.publish([envelope(100, text="z" * 50_000)])
+        assert [entry.id for entry in await read_all(bus)] == [huge]  # the newest stays, over the bound alone
+        after = await bus.publish(envelopes(101, 3))
+        assert [entry.id for entry in await read_all(bus)] == after  # and goes once newer ones come
 
     async def test_replay_from_a_trimmed_id_shows_the_gap(self, new_bus: NewBus) -> None:
         bus = new_bus(maxlen=20)

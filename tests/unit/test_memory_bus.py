@@ -26,8 +26,8 @@ class FakeClock:
 async def new_bus() -> AsyncIterator[Callable[..., MemoryEventBus]]:
     made: list[MemoryEventBus] = []
 
-    def make(maxlen: int = 10_000) -> MemoryEventBus:
-        made.append(MemoryEventBus(maxlen))
+    def make(maxlen: int = 10_000, max_bytes: int = 1 << 30) -> MemoryEventBus:
+        made.append(MemoryEventBus(maxlen, max_bytes=max_bytes))
         return made[-1]
 
     yield make
