@@ -40,6 +40,10 @@ def _joined(existing: str, addition: str) -> str:
     return f"{existing}\n\n{addition}" if existing else addition
 
 
+# What a turn keeps of its latest usage event, so a reload shows what the live page showed.
+USAGE_FIELDS = ("total", "last", "context_window", "model", "cost_usd")
+
+
 class Transcript:
     def __init__(self, output_cap: int) -> None:
         self.output_cap = output_cap
@@ -96,7 +100,7 @@ class Transcript:
         elif event is EventName.ASSISTANT:
             turn.assistant = _joined(turn.assistant, fields.get("text") or "")
         elif event is EventName.USAGE:
-            turn.usage = {"total": fields.get("total"), "last": fields.get("last")}  # cumulative: keep latest
+            turn.usage = {name: fields.get(name) for name in USAGE_FIELDS}  # cumulative: keep the latest
         elif event is EventName.TURN_COMPLETE:
             turn.status, turn.completed_at = fields.get("status") or "completed", at
             await session.execute(  # a request the turn ended without an answer can no longer be answered

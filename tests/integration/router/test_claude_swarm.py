@@ -94,7 +94,8 @@ async def test_a_claude_swarm_answers_runs_a_command_and_reports_usage_durably(
             assert [(c["call_id"], c["exit_code"], c["output"]) for c in turn["commands"]] == [
                 (command["call_id"], 0, command["output"])
             ]
-            assert turn["usage"] == {"total": usage["total"], "last": usage["last"]}
+            kept = ("total", "last", "context_window", "model", "cost_usd")
+            assert turn["usage"] == {name: usage[name] for name in kept}
         nodes = (await http.get(f"/v1/swarms/{swarm_id}")).json()["nodes"]
         assert [n["status"] for n in nodes] == ["idle", "idle"]
     assert {request.headers["x-api-key"] for request in fake_anthropic.requests} == {KEY}

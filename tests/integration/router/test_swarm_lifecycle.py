@@ -52,7 +52,11 @@ async def test_launch_inject_and_durable_turns(start_router: Callable[..., Route
                 (0, "from-node"),
                 (3, "oops"),
             ]
-            assert turn["usage"]["total"]["totalTokens"] > 0
+            usage = bus.events("usage", **mine)[-1]
+            assert usage["context_window"]
+            # the durable turn keeps what the page showed live: counts, context window, model and cost
+            kept = ("total", "last", "context_window", "model", "cost_usd")
+            assert turn["usage"] == {name: usage[name] for name in kept}
 
         # every node's records reached the bus once, in order
         for node_id in (0, 1):
