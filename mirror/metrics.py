@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from mirror.items import StreamItem
-from services.metrics import event_counts, lag_histogram
+from services.metrics import EventCounts, LagHistogram
 
 if TYPE_CHECKING:
     from mirror.core import MirrorCore
@@ -25,13 +25,12 @@ if TYPE_CHECKING:
 class MirrorMetrics:
     def __init__(self, enabled: bool = True) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.events_delivered = event_counts(
-            enabled, "codeswarm_mirror_events_delivered", "Events written to SSE clients (replays included), by name."
+        self.enabled = enabled
+        self.events_delivered = EventCounts(
+            "codeswarm_mirror_events_delivered", "Events written to SSE clients (replays included), by name."
         )
-        self.delivery_lag = lag_histogram(
-            enabled,
-            "codeswarm_mirror_delivery_lag_seconds",
-            "From an event's entry on the bus to its SSE write (live).",
+        self.delivery_lag = LagHistogram(
+            "codeswarm_mirror_delivery_lag_seconds", "From an event's entry on the bus to its SSE write (live)."
         )
         self.registry.register(self.events_delivered)
         self.registry.register(self.delivery_lag)
@@ -45,16 +44,26 @@ class MirrorMetrics:
         )
 
     def delivered(self, items: Sequence[StreamItem], live: bool) -> None:
-        """``items`` are being written to one client (``live``: as they arrived, not replayed)."""
-        add = self.events_delivered.add
+        """``items`` are being written to one client (``live``: as they arrived, not replayed).  One pass;
+        the lag is observed once per run of entries of the same millisecond (their lag is the same)."""
+        if not self.enabled:
+            return
+        counts = self.events_delivered.counts
+        now_ms = time.time() * 1000
+        observe = self.delivery_lag.observe
+        last_ms, run = -1, 0
         for item in items:
-            add(item.event)
-        if live:
-            now_ms = time.time() * 1000
-            observe = self.delivery_lag.observe
-            for item in items:
-                if item.id is not None:
-                    observe((now_ms - item.key[0]) / 1000)
+            event = item.event
+            counts[event] = counts.get(event, 0) + 1
+            if live and item.id is not None:
+                ms = item.key[0]
+                if ms != last_ms:
+                    if run:
+                        observe((now_ms - last_ms) / 1000, run)
+                    last_ms, run = ms, 0
+                run += 1
+        if run:
+            observe((now_ms - last_ms) / 1000, run)
 
     def watch(self, core: MirrorCore) -> None:
         """Add the families read from ``core`` when scraped."""

@@ -78,15 +78,22 @@ class LagHistogram(Collector):
         self.buckets = [0] * (len(buckets) + 1)  # the last one is +Inf
         self.sum = 0.0
 
-    def observe(self, seconds: float) -> None:
-        self.buckets[bisect.bisect_left(self.bounds, seconds)] += 1
-        self.sum += seconds
+    def observe(self, seconds: float, times: int = 1) -> None:
+        self.buckets[bisect.bisect_left(self.bounds, seconds)] += times
+        self.sum += seconds * times
 
     def observe_since(self, now: float, stamps: Iterable[float]) -> None:
-        """One observation of ``now - stamp`` per stamp (epoch seconds; 0 = unknown, not observed)."""
+        """One observation of ``now - stamp`` per stamp (epoch seconds; 0 = unknown, not observed).
+        Runs of equal stamps (the events of one record) are observed at once."""
+        last, run = 0.0, 0
         for stamp in stamps:
-            if stamp:
-                self.observe(now - stamp)
+            if stamp != last:
+                if run and last:
+                    self.observe(now - last, run)
+                last, run = stamp, 0
+            run += 1
+        if run and last:
+            self.observe(now - last, run)
 
     def collect(self) -> Iterator[HistogramMetricFamily]:
         family = HistogramMetricFamily(self.name, self.documentation)
@@ -104,7 +111,7 @@ class NullEventCounts(EventCounts):
 
 
 class NullLagHistogram(LagHistogram):
-    def observe(self, seconds: float) -> None:
+    def observe(self, seconds: float, times: int = 1) -> None:
         return None
 
     def observe_since(self, now: float, stamps: Iterable[float]) -> None:
