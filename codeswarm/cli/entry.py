@@ -239,7 +239,9 @@ def _run(args: argparse.Namespace) -> int:
     out, err = sys.stdout, sys.stderr
     if args.command == "up":
         from codeswarm.embedded import run_from_cli
+        from services.private_environ import hide_environment
 
+        hide_environment()  # the agents it starts must not read its settings in /proc/<pid>/environ
         return run_from_cli(mirror=not args.no_mirror, web=not args.no_web, log_level=args.log_level)
     _resolve_connection(args)
     if args.command == "watch":
