@@ -19,7 +19,7 @@ from services.auth import require_token
 from services.bus.base import EventBus
 from services.host_check import HostOriginCheck
 from services.logs import RequestIdMiddleware
-from services.protocol.openapi import operation_id
+from services.protocol.openapi import error_responses, operation_id
 from services.sessions import SessionStore
 from services.settings import Settings
 from services.validation_errors import http_error as shared_http_error
@@ -85,5 +85,7 @@ def create_app(
         app.include_router(streams, dependencies=[Depends(require_token(settings, sessions=sessions))])
     for routes in (api_health.router, api_stream.router, api_live.router, api_session.router, api_commands.router):
         # max_body_size: streamed (chunked) bodies are counted as they arrive; 413 through http_error
-        app.include_router(routes, dependencies=guarded, max_body_size=settings.max_body_bytes)
+        app.include_router(
+            routes, dependencies=guarded, max_body_size=settings.max_body_bytes, responses=error_responses(401, 421)
+        )
     return app

@@ -17,7 +17,7 @@ from services.body_limit import BodyLimitMiddleware
 from services.bus.base import EventBus
 from services.host_check import HostOriginCheck
 from services.logs import RequestIdMiddleware
-from services.protocol.openapi import operation_id
+from services.protocol.openapi import error_responses, operation_id
 from services.settings import Settings
 from services.validation_errors import install_validation_errors
 
@@ -55,5 +55,5 @@ def create_app(settings: Settings | None = None, bus: EventBus | None = None) ->
     app.include_router(health.open_router)
     guarded = [Depends(require_token(settings))]
     for resource in (health.router, swarms.router, providers.router):
-        app.include_router(resource, dependencies=guarded)
+        app.include_router(resource, dependencies=guarded, responses=error_responses(401, 421))
     return app
