@@ -1,6 +1,6 @@
 """How long the mirror's snapshot writer holds its event loop (the loop that fans events out as SSE).
 
-    .venv/bin/python -m bench.bench_mirror_snapshot [--swarms 8] [--nodes 256] [--requests 50000] [--json F]
+    .venv/bin/python bench/bench_mirror_snapshot.py [--swarms 8] [--nodes 256] [--requests 50000] [--json F]
 
 A read model of ``--swarms`` swarms of ``--nodes`` nodes and a full request ledger are saved as the
 mirror saves them every few seconds, while a ticker on the same loop records how late it wakes

@@ -1,6 +1,6 @@
 """The browser UI at 256 nodes, in one headless Chromium tab against `codeswarm up` (embedded mode).
 
-    .venv/bin/python -m bench.bench_ui [--nodes 256] [--deltas-per-s 10] [--seconds 20] [--json out.json]
+    .venv/bin/python bench/bench_ui.py [--nodes 256] [--deltas-per-s 10] [--seconds 20] [--json out.json]
 
 A mock swarm of ``--nodes`` nodes streams answers at ``--deltas-per-s`` deltas per second per node for
 about ``--seconds`` (one turn first, for history).  Figures (issue 10's targets in brackets):
@@ -32,8 +32,12 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
-from tests.e2e.chromium import ensure_chromium
-from tests.e2e.embedded_process import EmbeddedProcess, start_embedded
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.e2e.chromium import ensure_chromium  # noqa: E402
+from tests.e2e.embedded_process import EmbeddedProcess, start_embedded  # noqa: E402
 
 PROVIDERS = """
 [[providers]]
