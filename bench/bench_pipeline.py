@@ -85,7 +85,10 @@ class StreamClient:
 
     async def read_until(self, turns: int) -> None:
         reader, writer = await asyncio.open_connection(self.host, self.port)
-        writer.write(f"GET /v1/events?swarm_id={self.swarm_id} HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n".encode())
+        writer.write(
+            f"GET /v1/events?swarm_id={self.swarm_id} HTTP/1.0\r\nHost: {self.host}:{self.port}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
+        )
         await writer.drain()
         buffer = b""
         try:
