@@ -16,7 +16,7 @@ from services.settings import Settings
 
 @pytest.mark.parametrize("create_app", [create_router, create_mirror], ids=["router", "mirror"])
 async def test_a_405_names_every_method_of_the_path(create_app: object, tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, insecure_no_auth=True)  # type: ignore[call-arg]
+    settings = Settings(home=tmp_path, insecure_no_auth=True)
     app: FastAPI = create_app(settings)  # type: ignore[operator]
     transport = httpx.ASGITransport(app=app)  # no lifespan: routing answers a 405 before any route runs
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
