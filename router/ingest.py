@@ -1,11 +1,17 @@
 """Ingestion: outbox lines → normalized events on the bus, and the durable transcript in the database.
 
-Exactly once, across router crashes: for each node the bus keeps the last *published* seq (a cursor
-stored atomically with the entries) and the database keeps the last *committed* seq and the byte offset
-after it (stored with the durable transcript they produced).  A batch is published first, then
-committed.  After a crash the followers restart from the committed offset; records up to the bus's
-cursor only get their durable effects applied, the rest are published too.  Nothing is lost, nothing
-reaches the bus twice.
+One call of ``Ingest.handle`` reads the lines (router/ingest_records.py), updates each node's state
+(router/ingest_nodes.py), builds the envelopes (router/ingest_envelopes.py) and keeps the cursors and
+offsets they complete (router/ingest_batch.py); then it publishes, then it commits.
+
+Exactly once, across router crashes — the order this module keeps:
+1. publish: every slice of envelopes goes to the bus together with the cursor (last published seq) of
+   each node whose records it completes, atomically (one bus call);
+2. commit: the durable transcript of the same records, and each node's last committed seq and the byte
+   offset after it, in one database transaction.
+A crash before 1 loses nothing (the followers re-read from the committed offset); between 1 and 2 the
+re-read records up to the bus's cursor only get their durable effects applied (``published_seq``), the
+rest are published too; after 2 nothing is read again.  Nothing is lost, nothing reaches the bus twice.
 """
 
 from __future__ import annotations
@@ -14,36 +20,38 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-import orjson
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router.ingest_batch import Commit, DurableEffect, Publication, node_cursor
+from router.ingest_envelopes import node_status_event, record_envelope
+from router.ingest_nodes import LOCAL_CLUSTER, NodeKey, TrackedNode, lock_order, observe_event, observe_record
+from router.ingest_records import Record, new_records
 from router.metrics import RouterMetrics
 from router.pricing import Pricing
 from router.store.database import Database
 from router.store.swarms import aware
 from router.store.tables import NodeRow
 from router.transcript import DURABLE_EVENTS, Transcript
-from router.translate import activity_after, translate_record
+from router.translate import translate_record
 from services.bus.base import EventBus
-from services.node.records import KIND_EXIT, KIND_HELLO, KIND_RUNTIME
-from services.protocol import EventName, NodeStatus, make_envelope, utc_timestamp
+from services.protocol import EventName, NodeStatus
+
+__all__ = [
+    "LOCAL_CLUSTER",
+    "Ingest",
+    "NodeKey",
+    "OutboxLines",
+    "TrackedNode",
+    "lock_order",
+    "node_cursor",
+    "node_status_event",
+]
 
 log = logging.getLogger(__name__)
-
-
-# Outbox lines come from the followers of one cluster; a job id is unique only within its cluster.
-LOCAL_CLUSTER = "local"  # the default providers file's only entry (this host)
-NodeKey = tuple[str, str, int]  # (cluster, job id, node id)
-
-
-def node_cursor(swarm_id: str, node_id: int) -> str:
-    """A node's bus cursor is named by its swarm: job ids repeat across clusters and over time."""
-    return f"node:{swarm_id}:{node_id}"
 
 
 @dataclass(slots=True)
@@ -55,70 +63,6 @@ class OutboxLines:
     lines: list[bytes]
     end_offset: int
     start_offset: int
-
-
-@dataclass(slots=True)
-class TrackedNode:
-    swarm_id: str
-    cluster: str
-    job_id: str
-    node_id: int
-    committed_seq: int
-    committed_offset: int
-    published_seq: int
-    activity: NodeStatus  # starting, idle, busy or exited: what the node's own records say
-    stale: bool = False
-    last_seen: float | None = None
-    pid: int | None = None
-    exit_code: int | None = None
-    exit_reason: str | None = None  # the node program's own words in its exit record
-    model: str | None = None  # what the swarm's runtime asks its endpoint for (prices usage)
-
-    @property
-    def key(self) -> NodeKey:
-        return (self.cluster, self.job_id, self.node_id)
-
-    @property
-    def status(self) -> NodeStatus:
-        if self.stale and self.activity is not NodeStatus.EXITED:
-            return NodeStatus.STALE
-        return self.activity
-
-
-# A publish never carries more envelopes than this (plus one record's worth): bounded Redis scripts.
-PUBLISH_SLICE = 2000
-
-
-@dataclass(slots=True)
-class _Batch:
-    envelopes: list[dict[str, Any]] = field(default_factory=list)
-    cursors: dict[str, str] = field(default_factory=dict)
-    # Full slices waiting to be published, each with the cursors of every record it completes.
-    slices: list[tuple[list[dict[str, Any]], dict[str, str]]] = field(default_factory=list)
-    cursor_nodes: dict[str, TrackedNode] = field(default_factory=dict)
-    durable: list[tuple[TrackedNode, str | None, int, EventName, dict[str, Any], float]] = field(default_factory=list)
-    touched: dict[NodeKey, tuple[TrackedNode, int, int]] = field(default_factory=dict)
-    exited_swarms: set[str] = field(default_factory=set)
-    stamps: list[float] = field(default_factory=list)  # the node's timestamp of each event published
-
-
-def lock_order(node: TrackedNode) -> tuple[str, int]:
-    """Every transaction that updates several node rows updates them in this order, so two of them
-    (ingest, the staleness sweep) can never deadlock on each other's rows."""
-    return (node.swarm_id, node.node_id)
-
-
-def node_status_event(node: TrackedNode) -> dict[str, Any]:
-    return make_envelope(
-        EventName.NODE_STATUS,
-        {
-            "swarm_id": node.swarm_id,
-            "job_id": node.job_id,
-            "node_id": node.node_id,
-            "status": str(node.status),
-            "last_heartbeat_at": utc_timestamp(node.last_seen) if node.last_seen else None,
-        },
-    )
 
 
 async def _no_exit_hook(_session: AsyncSession, _swarm_id: str) -> None:
@@ -207,96 +151,64 @@ class Ingest:
         self._cursors_stale = False
 
     async def _handle(self, chunks: Sequence[OutboxLines], cluster: str) -> None:
-        batch = _Batch()
+        publication, commit = Publication(), Commit()
         for chunk in chunks:
             node = self.nodes.get((cluster, chunk.job_id, chunk.node_id))
             if node is None:
                 log.warning("outbox lines for untracked node %s/%s/%s dropped", cluster, chunk.job_id, chunk.node_id)
                 continue
-            self._read_chunk(node, chunk, batch)
-        batch.slices.append((batch.envelopes, batch.cursors))
-        for envelopes, cursors in batch.slices:
-            if envelopes or cursors:
-                await self.bus.publish(envelopes, cursors=cursors)
-            for key, value in cursors.items():
-                batch.cursor_nodes[key].published_seq = int(value)
-        self.metrics.ingest_lag.observe_since(time.time(), batch.stamps)
-        if batch.touched:
-            await self._commit(batch)
+            self._read_chunk(node, chunk, publication, commit)
+        for part in publication.slices():  # 1. publish, with the cursors
+            if part.envelopes or part.cursors:
+                await self.bus.publish(part.envelopes, cursors=part.cursors)
+            publication.published(part.cursors)
+        self.metrics.ingest_lag.observe_since(time.time(), publication.stamps)
+        if commit.read_through:  # 2. commit, with the offsets
+            await self._commit(commit)
 
-    def _read_chunk(self, node: TrackedNode, chunk: OutboxLines, batch: _Batch) -> None:
-        last_seq = node.committed_seq
-        if node.key in batch.touched:
-            last_seq = batch.touched[node.key][1]
-        for line in chunk.lines:
-            try:
-                record = orjson.loads(line)
-                seq = int(record["seq"])
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                log.error("unreadable outbox line of %s/%s skipped: %.200r", node.job_id, node.node_id, line)
-                continue
-            if seq <= last_seq:
-                continue  # already committed: a follower re-sent it
-            last_seq = seq
+    def _read_chunk(self, node: TrackedNode, chunk: OutboxLines, publication: Publication, commit: Commit) -> None:
+        last_seq = commit.last_seq(node)
+        for record in new_records(chunk.lines, last_seq, f"{node.job_id}/{node.node_id}"):
+            last_seq = record.seq
             self.records_ingested += 1
-            self._read_record(node, record, seq, batch)
-        batch.touched[node.key] = (node, last_seq, chunk.end_offset)
+            self._read_record(node, record, publication, commit)
+        commit.read(node, last_seq, chunk.end_offset)
 
-    def _read_record(self, node: TrackedNode, record: dict[str, Any], seq: int, batch: _Batch) -> None:
-        publish = seq > node.published_seq
-        ts = float(record.get("ts") or 0.0)
-        injection_id = record.get("injection_id")
-        kind = record.get("kind")
+    def _read_record(self, node: TrackedNode, record: Record, publication: Publication, commit: Commit) -> None:
+        publish = record.seq > node.published_seq
         before = node.status
-        node.last_seen = ts
-        node.stale = False
-        payload = record.get("payload") or {}
-        if kind == KIND_HELLO:
-            node.activity, node.pid = NodeStatus.IDLE, payload.get("pid")
-        elif kind == KIND_EXIT:
-            node.activity, node.exit_code = NodeStatus.EXITED, int(payload.get("code", 1))
-            node.exit_reason = payload.get("reason")
-            batch.exited_swarms.add(node.swarm_id)
-        timestamp = utc_timestamp(ts) if ts else None
-        for event, fields in translate_record(record):
-            activity = activity_after(event)
-            if activity is not None and node.activity is not NodeStatus.EXITED:
-                node.activity = activity
+        if observe_record(node, record.kind, record.ts, record.payload):
+            commit.exited_swarms.add(node.swarm_id)
+        for event, fields in translate_record(record.raw):
+            observe_event(node, event)
             if event is EventName.USAGE:
                 fields |= self.pricing.estimate(node.model, fields.get("total"))
             if event in DURABLE_EVENTS:
-                batch.durable.append((node, injection_id, seq, event, fields, ts))
+                commit.durable.append(DurableEffect(node, record.injection_id, record.seq, event, fields, record.ts))
             if publish:
-                data = {
-                    "swarm_id": node.swarm_id,
-                    "job_id": node.job_id,
-                    "node_id": node.node_id,
-                    "injection_id": injection_id,
-                    "seq": seq,
-                    **fields,
-                }
-                if kind == KIND_RUNTIME:
-                    data["raw"] = payload
-                batch.envelopes.append(make_envelope(event, data, timestamp))
+                publication.add(record_envelope(node, record, event, fields), record.ts)
                 self.metrics.events_ingested.add(event)
-                batch.stamps.append(ts)
         if publish:
             if node.status != before:
-                batch.envelopes.append(node_status_event(node))
+                publication.add(node_status_event(node), record.ts)
                 self.metrics.events_ingested.add(EventName.NODE_STATUS)
-                batch.stamps.append(ts)
-            key = node_cursor(node.swarm_id, node.node_id)
-            batch.cursors[key], batch.cursor_nodes[key] = str(seq), node
-            if len(batch.envelopes) >= PUBLISH_SLICE:  # cut at a record boundary
-                batch.slices.append((batch.envelopes, dict(batch.cursors)))
-                batch.envelopes = []
+            publication.record_done(node, record.seq)
 
-    async def _commit(self, batch: _Batch) -> None:
+    async def _commit(self, commit: Commit) -> None:
         async with self.db.transaction() as session:
-            for node, injection_id, seq, event, fields, ts in batch.durable:
-                at = datetime.fromtimestamp(ts, UTC)
-                await self.transcript.apply(session, node.swarm_id, node.node_id, injection_id, seq, event, fields, at)
-            for node, last_seq, end_offset in sorted(batch.touched.values(), key=lambda t: lock_order(t[0])):
+            for effect in commit.durable:
+                node, at = effect.node, datetime.fromtimestamp(effect.ts, UTC)
+                await self.transcript.apply(
+                    session,
+                    node.swarm_id,
+                    node.node_id,
+                    effect.injection_id,
+                    effect.seq,
+                    effect.event,
+                    effect.fields,
+                    at,
+                )
+            for node, last_seq, end_offset in sorted(commit.read_through.values(), key=lambda t: lock_order(t[0])):
                 await session.execute(
                     update(NodeRow)
                     .where(NodeRow.swarm_id == node.swarm_id, NodeRow.node_id == node.node_id)
@@ -309,7 +221,6 @@ class Ingest:
                         exit_code=node.exit_code,
                     )
                 )
-            for swarm_id in sorted(batch.exited_swarms):
+            for swarm_id in sorted(commit.exited_swarms):
                 await self.on_exit_records(session, swarm_id)
-        for node, last_seq, end_offset in batch.touched.values():
-            node.committed_seq, node.committed_offset = last_seq, end_offset
+        commit.committed()

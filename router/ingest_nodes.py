@@ -1,0 +1,76 @@
+"""The router's in-memory state of each node it ingests from, and the decisions that change it.
+
+What a node is doing (starting, idle, busy, exited), when it was last heard from, its pid and its exit
+come from the node's own records; ingest changes them only through ``observe_record`` and
+``observe_event``.  The seqs and the offset say how far the node's records are on the bus and in the
+database (kept by router/ingest_batch.py and router/ingest.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from router.translate import activity_after
+from services.node.records import KIND_EXIT, KIND_HELLO
+from services.protocol import EventName, NodeStatus
+
+# Outbox lines come from the followers of one cluster; a job id is unique only within its cluster.
+LOCAL_CLUSTER = "local"  # the default providers file's only entry (this host)
+NodeKey = tuple[str, str, int]  # (cluster, job id, node id)
+
+
+@dataclass(slots=True)
+class TrackedNode:
+    swarm_id: str
+    cluster: str
+    job_id: str
+    node_id: int
+    committed_seq: int
+    committed_offset: int
+    published_seq: int
+    activity: NodeStatus  # starting, idle, busy or exited: what the node's own records say
+    stale: bool = False
+    last_seen: float | None = None
+    pid: int | None = None
+    exit_code: int | None = None
+    exit_reason: str | None = None  # the node program's own words in its exit record
+    model: str | None = None  # what the swarm's runtime asks its endpoint for (prices usage)
+
+    @property
+    def key(self) -> NodeKey:
+        return (self.cluster, self.job_id, self.node_id)
+
+    @property
+    def status(self) -> NodeStatus:
+        if self.stale and self.activity is not NodeStatus.EXITED:
+            return NodeStatus.STALE
+        return self.activity
+
+
+def lock_order(node: TrackedNode) -> tuple[str, int]:
+    """Every transaction that updates several node rows updates them in this order, so two of them
+    (ingest, the staleness sweep) can never deadlock on each other's rows."""
+    return (node.swarm_id, node.node_id)
+
+
+def observe_record(node: TrackedNode, kind: Any, ts: float, payload: dict[str, Any]) -> bool:
+    """A record from the node: it is alive as of ts; hello and exit records say more.  True when this
+    was the node's exit record."""
+    node.last_seen = ts
+    node.stale = False
+    if kind == KIND_HELLO:
+        node.activity, node.pid = NodeStatus.IDLE, payload.get("pid")
+    elif kind == KIND_EXIT:
+        node.activity, node.exit_code = NodeStatus.EXITED, int(payload.get("code", 1))
+        node.exit_reason = payload.get("reason")
+        return True
+    return False
+
+
+def observe_event(node: TrackedNode, event: EventName) -> None:
+    """An event made from the node's record: a turn starting or ending changes what it is doing
+    (an exited node stays exited)."""
+    activity = activity_after(event)
+    if activity is not None and node.activity is not NodeStatus.EXITED:
+        node.activity = activity

@@ -1,0 +1,154 @@
+"""Ingest's crash ordering, in-process (SQLite, the memory bus): publish with the cursors, then commit
+with the offsets.  A crash between the two leaves events on the bus and nothing in the database; the
+re-read after it publishes nothing twice and commits everything once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from router.ingest import Ingest, OutboxLines
+from router.ingest_batch import PUBLISH_SLICE, Publication, node_cursor
+from router.ingest_nodes import TrackedNode
+from router.store.database import Database
+from router.store.migrate import upgrade
+from router.store.swarms import create_nodes, nodes_of, now
+from router.store.tables import SwarmRow, TurnRow
+from router.transcript import Transcript
+from services.bus.base import START_ID
+from services.bus.memory_bus import MemoryEventBus
+from services.protocol import NodeStatus
+
+SWARM, JOB = "sw-order", "local-order"
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}"
+    await upgrade(url)
+    database = Database(url)
+    async with database.transaction() as session:
+        moment = now()
+        session.add(
+            SwarmRow(
+                swarm_id=SWARM,
+                cluster="local",
+                job_id=JOB,
+                request_id="rq",
+                provider="local",
+                runtime="mock",
+                node_count=1,
+                status="running",
+                health="ok",
+                provider_params={},
+                runtime_params={},
+                download_workspaces=False,
+                created_at=moment,
+                updated_at=moment,
+            )
+        )
+        await session.flush()
+        create_nodes(session, SWARM, 1)
+    yield database
+    await database.close()
+
+
+def line(seq: int, kind: str, payload: dict[str, Any]) -> bytes:
+    record = {"seq": seq, "ts": 1795527514.5 + seq, "job_id": JOB, "node_id": 0, "injection_id": "in-1"}
+    return orjson.dumps({**record, "kind": kind, "payload": payload})
+
+
+def turn_then_exit(deltas: int) -> list[bytes]:
+    turn = {"threadId": "t", "turn": {"id": "turn-1", "status": "inProgress"}}
+    lines = [line(1, "runtime", {"method": "turn/started", "params": turn})]
+    for seq in range(2, deltas + 2):
+        delta = {"threadId": "t", "turnId": "turn-1", "itemId": "msg-1", "delta": f"t{seq}"}
+        lines.append(line(seq, "runtime", {"method": "item/agentMessage/delta", "params": delta}))
+    done = {"threadId": "t", "turn": {"id": "turn-1", "status": "completed"}}
+    lines.append(line(deltas + 2, "runtime", {"method": "turn/completed", "params": done}))
+    lines.append(line(deltas + 3, "exit", {"code": 0}))
+    return lines
+
+
+async def tracked_ingest(db: Database, bus: MemoryEventBus) -> Ingest:
+    """An ingest as a (re)started router has it: the node's committed seq from the database, its
+    published seq from the bus's cursor."""
+    ingest = Ingest(db, bus, Transcript(1 << 20))
+    async with db.transaction() as session:
+        rows = (await nodes_of(session, [SWARM]))[SWARM]
+    await ingest.track(SWARM, JOB, rows)
+    return ingest
+
+
+async def crash_at_commit(_session: AsyncSession, _swarm_id: str) -> None:
+    raise Crash("the router died inside the commit")
+
+
+async def events_by_seq(bus: MemoryEventBus) -> Counter[tuple[int, str]]:
+    entries = await bus.read_after(START_ID, count=10_000)
+    envelopes = [entry.envelope() for entry in entries]
+    return Counter((e["data"]["seq"], e["event"]) for e in envelopes if e["event"] != "node_status")
+
+
+async def test_a_crash_between_publish_and_commit_loses_nothing_and_publishes_nothing_twice(db: Database) -> None:
+    bus = MemoryEventBus()
+    lines = turn_then_exit(deltas=5)
+    chunk = OutboxLines(JOB, 0, lines, sum(len(x) + 1 for x in lines), 0)
+    crashing = await tracked_ingest(db, bus)
+    crashing.on_exit_records = crash_at_commit
+    with pytest.raises(Crash):
+        await crashing.handle([chunk])
+
+    published = await events_by_seq(bus)
+    assert len(published) == 7 and set(published.values()) == {1}  # on the bus: turn, 5 deltas, turn end
+    assert (await bus.cursors())[node_cursor(SWARM, 0)] == str(len(lines))
+    async with db.transaction() as session:
+        (row,) = (await nodes_of(session, [SWARM]))[SWARM]
+    assert (row.last_seq, row.outbox_offset) == (0, 0)  # nothing committed
+
+    restarted = await tracked_ingest(db, bus)
+    exits: list[str] = []
+
+    async def exited(_session: AsyncSession, swarm_id: str) -> None:
+        exits.append(swarm_id)
+
+    restarted.on_exit_records = exited
+    await restarted.handle([chunk])  # the follower re-reads from the committed offset
+
+    assert await events_by_seq(bus) == published  # nothing reached the bus twice
+    async with db.transaction() as session:
+        (row,) = (await nodes_of(session, [SWARM]))[SWARM]
+    assert (row.last_seq, row.outbox_offset, row.status) == (len(lines), chunk.end_offset, NodeStatus.EXITED)
+    assert exits == [SWARM]
+    async with db.transaction() as session:
+        turn = await session.get(TurnRow, "in-1")
+    assert turn is not None and (turn.status, turn.node_id) == ("completed", 0)  # its durable effects, once
+
+
+def test_a_slice_is_cut_only_where_every_record_it_names_is_whole() -> None:
+    node = TrackedNode(SWARM, "local", JOB, 0, 0, 0, 0, NodeStatus.IDLE)
+    publication = Publication()
+    seq = 0
+    while len(publication.full) < 2:
+        seq += 1
+        for _ in range(3):  # three envelopes per record
+            publication.add({"seq": seq}, 0.0)
+        publication.record_done(node, seq)
+    slices = publication.slices()
+    seen: list[int] = []
+    for part in slices:
+        seen += [envelope["seq"] for envelope in part.envelopes]
+        assert len(part.envelopes) < PUBLISH_SLICE + 3
+        through = int(part.cursors[node_cursor(SWARM, 0)])
+        assert seen.count(through) == 3 and max(seen) == through  # the cursor's record is whole, no later one
+    assert seen == [s for s in range(1, seq + 1) for _ in range(3)]
