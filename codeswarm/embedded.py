@@ -182,6 +182,7 @@ async def serve(
                 config = uvicorn.Config(
                     app,
                     log_level=log_level,
+                    log_config=None,  # uvicorn's loggers go through the one set-up (services/logs.py)
                     access_log=log_level in ("debug", "info"),
                     timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
                     lifespan="on",

@@ -59,7 +59,7 @@ def _pump(stream: object, lines: queue.Queue[str | None], output: list[str]) -> 
     lines.put(None)
 
 
-def start_embedded(home: Path, extra_env: dict[str, str] | None = None) -> EmbeddedProcess:
+def start_embedded(home: Path, extra_env: dict[str, str] | None = None, *options: str) -> EmbeddedProcess:
     """Start `codeswarm up` and return once it announced every service (or raise with its output)."""
     env = {
         **os.environ,
@@ -78,7 +78,7 @@ def start_embedded(home: Path, extra_env: dict[str, str] | None = None) -> Embed
         env.update(auth)
     elif "CODESWARM_INSECURE_NO_AUTH" not in (extra_env or {}):
         env.pop("CODESWARM_INSECURE_NO_AUTH", None)  # a token given: the suite's no-auth default would conflict
-    command = [sys.executable, "-m", "codeswarm.cli", "up"]
+    command = [sys.executable, "-m", "codeswarm.cli", "up", *options]
     process = subprocess.Popen(
         command, env=env, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
     )

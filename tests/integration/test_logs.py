@@ -10,8 +10,10 @@ from pathlib import Path
 
 import httpx
 
+from tests.e2e.embedded_process import start_embedded
 from tests.support.mirror_process import MirrorProcess
 from tests.support.router_process import RouterProcess, all_idle, wait_swarm
+from tests.support.servers import wait_until
 
 TOKEN = "log-test-token-" + "k" * 30
 WRONG_TOKEN = "wrong-token-" + "w" * 30
@@ -63,3 +65,22 @@ async def test_service_logs_carry_ids_and_no_secrets(
     texts = [line for line in mirror_lines if TEXT_LINE.match(line)]
     assert any(" uvicorn.access [request_id=req-" in line and "GET /v1/state" in line for line in texts)
     assert any("token=***" in line for line in texts)  # the token in a query string is hidden
+
+
+def test_codeswarm_up_writes_uvicorns_lines_through_the_one_set_up(tmp_path: Path) -> None:
+    running = start_embedded(tmp_path, {"CODESWARM_LOG_FORMAT": "json"}, "--log-level", "info")
+    try:
+        response = httpx.get(f"{running.mirror_url}/healthz", timeout=15)
+        assert response.status_code == 200
+
+        def access_logged() -> bool:
+            return any("/healthz" in line for line in running.output)
+
+        wait_until(access_logged, 15, "the mirror's access log line for /healthz")
+    finally:
+        running.stop()
+    logged = [line for line in running.output if line.startswith("{")]
+    records = [json.loads(line) for line in logged]
+    assert {"uvicorn.error", "uvicorn.access"} <= {record["logger"] for record in records}
+    access = next(record for record in records if "/healthz" in record["message"])
+    assert access["level"] == "INFO" and access["logger"] == "uvicorn.access"
