@@ -48,6 +48,9 @@ def generated_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         del sys.modules[name]
 
 
+TOKEN = "generated-client-token-0123456789abcdef"
+
+
 def part(name: str) -> Any:
     return importlib.import_module(f"{PACKAGE}.{name}")
 
@@ -55,9 +58,11 @@ def part(name: str) -> Any:
 async def test_a_generated_python_client_drives_a_swarm(
     start_router: Callable[..., RouterProcess], generated_client: Callable[[str], ModuleType]
 ) -> None:
-    router = start_router()
+    router = start_router(CODESWARM_API_TOKEN=TOKEN)  # auth on, as by default
     package = generated_client(router.url)
-    await _drive(package.Client(base_url=router.url, raise_on_unexpected_status=True))
+    refused = package.Client(base_url=router.url)  # the generated security scheme is what lets it in
+    assert part("api.providers.list_providers").sync_detailed(client=refused).status_code == 401
+    await _drive(package.AuthenticatedClient(base_url=router.url, token=TOKEN, raise_on_unexpected_status=True))
 
 
 async def _drive(client: Any) -> None:
