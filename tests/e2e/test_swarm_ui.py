@@ -29,6 +29,7 @@ def expect_two_turns(node: Locator) -> None:
     expect(node.locator(".usage")).to_have_count(2)
     expect(node.locator(".usage").last).to_contain_text("this turn")
     expect(node.locator(".usage").last).to_contain_text("thread total")
+    expect(node.locator(".usage").last).to_contain_text("context window 128,000")  # live, and after a reload
     expect(node.locator(".reasoning")).to_have_count(2)
     expect(node.locator(".turn-prompt").last).to_have_text(COMMAND_PROMPT)
 
