@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -190,7 +191,7 @@ class Ingest:
                 self.metrics.events_ingested.add(event)
         if publish:
             if node.status != before:
-                publication.add(node_status_event(node), record.ts)
+                publication.add(orjson.dumps(node_status_event(node)), record.ts)
                 self.metrics.events_ingested.add(EventName.NODE_STATUS)
             publication.record_done(node, record.seq)
 

@@ -17,7 +17,7 @@ from services.protocol import EventName
 # A publish never carries more envelopes than this (plus one record's worth): bounded Redis scripts.
 PUBLISH_SLICE = 2000
 
-Envelope = dict[str, Any]
+Envelope = bytes  # encoded JSON (router/ingest_envelopes.py)
 
 
 def node_cursor(swarm_id: str, node_id: int) -> str:

@@ -142,12 +142,12 @@ def test_a_slice_is_cut_only_where_every_record_it_names_is_whole() -> None:
     while len(publication.full) < 2:
         seq += 1
         for _ in range(3):  # three envelopes per record
-            publication.add({"seq": seq}, 0.0)
+            publication.add(orjson.dumps({"seq": seq}), 0.0)
         publication.record_done(node, seq)
     slices = publication.slices()
     seen: list[int] = []
     for part in slices:
-        seen += [envelope["seq"] for envelope in part.envelopes]
+        seen += [orjson.loads(envelope)["seq"] for envelope in part.envelopes]
         assert len(part.envelopes) < PUBLISH_SLICE + 3
         through = int(part.cursors[node_cursor(SWARM, 0)])
         assert seen.count(through) == 3 and max(seen) == through  # the cursor's record is whole, no later one
