@@ -1,4 +1,5 @@
-"""Time-driven lifecycle work: node staleness, batched probes, launch timeouts and the removal TTL.
+"""Time-driven lifecycle work: node staleness, batched probes, launch timeouts, the removal TTL and the
+retention of removed swarms' files (router/retention.py).
 
 A probe is weak signal: an error or an inconclusive answer only sets health to `unknown`; only a
 confirmed end (the backend's record, or the nodes' own exit records) ends a swarm.
@@ -19,6 +20,7 @@ from router.ingest import lock_order, node_status_event
 from router.lifecycle import set_health, set_reason, transition
 from router.metrics import TIMED_OUT
 from router.providers.base import JobState
+from router.retention import Retention, cursors_of
 from router.store.outbox import add_event
 from router.store.swarms import aware, get_swarm, now, swarms_in
 from router.store.tables import NodeRow
@@ -34,6 +36,7 @@ class Supervisor:
         self.settings = authority.settings
         self.db = authority.db
         self._next_probe = 0.0
+        self.retention = Retention(authority)
 
     async def run(self) -> None:
         tick = min(self.settings.heartbeat_interval_s, self.settings.probe_interval_s, 1.0)
@@ -53,6 +56,7 @@ class Supervisor:
             await self.probe()
         await self.expire_pending()
         await self.remove_expired()
+        await self.retention.sweep_when_due()
 
     async def mark_stale_nodes(self) -> None:
         limit = time.time() - self.settings.stale_after_missed * self.settings.heartbeat_interval_s
@@ -163,3 +167,4 @@ class Supervisor:
                 transition(session, swarm, S.REMOVED)
         for swarm in expired:
             self.authority.forget(swarm)
+            await self.authority.ingest.bus.forget_cursors(cursors_of(swarm))

@@ -71,6 +71,20 @@ class Settings(BaseSettings):
     stale_after_missed: int = Field(3, ge=1)
     terminated_ttl_s: float = Field(900.0, ge=0, description="How long ended swarms stay visible.")
     terminate_grace_s: float = Field(10.0, ge=0)
+    # retention of a removed swarm's files (router/retention.py)
+    retention_files_h: float = Field(
+        24.0, ge=0, description="Hours a removed swarm's workspaces and mailboxes are kept before they are deleted."
+    )
+    retention_archives_days: float = Field(
+        7.0, ge=0, description="Days a removed swarm's workspace archive is kept on the router's host."
+    )
+    retention_max_bytes: int = Field(
+        10 << 30,
+        ge=0,
+        description="Bytes of removed swarms' workspaces and mailboxes kept per provider; past it the "
+        "oldest removed swarms' files are deleted first, whatever their age.",
+    )
+    retention_interval_s: float = Field(300.0, gt=0, description="How often the retention policy is applied.")
     launch_timeout_s: float = Field(600.0, gt=0, description="A launch still pending after this is cancelled.")
     probe_interval_s: float = Field(30.0, gt=0)
     ingest_poll_s: float = Field(0.005, gt=0, description="How often local outboxes are polled for new lines.")

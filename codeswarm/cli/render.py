@@ -127,6 +127,9 @@ class Renderer:
             EventName.WORKSPACE_ARCHIVE_FAILED: lambda d: self._lines(
                 d, ["workspace archive failed" + self._reason(d)]
             ),
+            EventName.SWARM_FILES_DELETED: lambda d: self._lines(
+                d, [f"files deleted on {d.get('host')}: {_count(d.get('bytes'))} bytes" + self._reason(d)]
+            ),
         }
 
     # -- entry points ------------------------------------------------------------------------------

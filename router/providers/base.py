@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from router.ingest import OutboxLines
+from router.retention_paths import job_paths
 from services.protocol.views import LaunchField
 
 LinesSink = Callable[[Sequence[OutboxLines]], Awaitable[None]]
@@ -146,3 +147,17 @@ class Provider(ABC):
     @abstractmethod
     async def archive(self, job_id: str, node_count: int, dest: Path) -> Path:
         """Pack the job's workspaces into dest (a .tar.gz) and return it."""
+
+    def retained_paths(self, swarm_id: str, job_id: str | None, node_count: int, reused_by: str | None) -> list[str]:
+        """A removed swarm's files under the provider's base, as paths relative to it.  reused_by: a newer
+        swarm of this cluster was given the same job id, so the job's paths are that swarm's now."""
+        return job_paths(job_id, node_count) if job_id is not None and reused_by is None else []
+
+    @abstractmethod
+    async def measure(self, paths: Sequence[str]) -> dict[str, int]:
+        """Relative path → bytes, for those of the paths (relative to the base) that exist."""
+
+    @abstractmethod
+    async def delete(self, paths: Sequence[str]) -> list[tuple[str, int]]:
+        """Delete those of the paths that exist, never outside the base nor through a symlink out of it;
+        (absolute path, bytes) of each one deleted."""

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.tables import NodeRow, SwarmRow
-from services.protocol import HIDDEN_STATUSES, NodeStatus
+from services.protocol import HIDDEN_STATUSES, NodeStatus, SwarmStatus
 
 
 class JobIdAlreadySet(RuntimeError):
@@ -77,3 +77,43 @@ async def nodes_of(session: AsyncSession, swarm_ids: Sequence[str]) -> dict[str,
 def create_nodes(session: AsyncSession, swarm_id: str, count: int) -> None:
     for node_id in range(count):
         session.add(NodeRow(swarm_id=swarm_id, node_id=node_id, status=str(NodeStatus.STARTING)))
+
+
+async def removed_keeping_files(session: AsyncSession) -> Sequence[SwarmRow]:
+    """Removed swarms whose workspaces and mailboxes have not been deleted yet, longest removed first
+    (a removed swarm's updated_at is its removal: nothing changes it afterwards)."""
+    rows = await session.scalars(
+        select(SwarmRow)
+        .where(SwarmRow.status == str(SwarmStatus.REMOVED), SwarmRow.files_deleted_at.is_(None))
+        .order_by(SwarmRow.updated_at, SwarmRow.swarm_id)
+    )
+    return rows.all()
+
+
+async def removed_with_archive(session: AsyncSession, removed_before: datetime) -> Sequence[SwarmRow]:
+    rows = await session.scalars(
+        select(SwarmRow).where(
+            SwarmRow.status == str(SwarmStatus.REMOVED),
+            SwarmRow.archive_path.is_not(None),
+            SwarmRow.updated_at <= removed_before,
+        )
+    )
+    return rows.all()
+
+
+async def next_holder_of_job(session: AsyncSession, swarm: SwarmRow) -> str | None:
+    """The first swarm created after this one that its cluster gave the same job id (the job id repeated:
+    a reinstalled controller, a cleared state directory), if there is one."""
+    if swarm.job_id is None:
+        return None
+    holder: str | None = await session.scalar(
+        select(SwarmRow.swarm_id)
+        .where(
+            SwarmRow.cluster == swarm.cluster,
+            SwarmRow.job_id == swarm.job_id,
+            SwarmRow.created_at > swarm.created_at,
+        )
+        .order_by(SwarmRow.created_at)
+        .limit(1)
+    )
+    return holder

@@ -56,6 +56,8 @@ class SwarmRow(Base):
     agents_bundle: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     download_workspaces: Mapped[bool] = mapped_column(Boolean, default=False)
     archive_path: Mapped[str | None] = mapped_column(Text)
+    # When the retention policy deleted the removed swarm's workspaces and mailboxes (None: not yet).
+    files_deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     terminated_at: Mapped[datetime | None]

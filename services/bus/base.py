@@ -10,6 +10,8 @@ and an in-process one (services/bus/memory_bus.py) for the embedded mode.
   already has: this is how the router delivers every record exactly once.
 - The stream is bounded (``maxlen`` entries and ``max_bytes`` of payloads); the oldest entries past
   either bound are trimmed, the newest always stays.
+- Cursors are dropped by name once their writer is gone for good (``forget_cursors``), so the cursor
+  set stays as small as what is live.
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ class EventBus(ABC):
     @abstractmethod
     async def cursors(self) -> dict[str, str]:
         """All stored cursor values."""
+
+    @abstractmethod
+    async def forget_cursors(self, names: Sequence[str]) -> None:
+        """Drop these cursors (their writer is gone for good, e.g. the nodes of a removed swarm); names
+        not stored are ignored."""
 
     @abstractmethod
     async def ping(self) -> bool:

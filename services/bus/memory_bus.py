@@ -122,6 +122,10 @@ class MemoryEventBus(EventBus):
     async def cursors(self) -> dict[str, str]:
         return dict(self._cursors)
 
+    async def forget_cursors(self, names: Sequence[str]) -> None:
+        for name in names:
+            self._cursors.pop(name, None)
+
     async def ping(self) -> bool:
         return not self._closed
 

@@ -144,6 +144,10 @@ class RedisEventBus(EventBus):
         stored = await self.redis.hgetall(self.cursors_key)
         return {_text(name): _text(value) for name, value in stored.items()}
 
+    async def forget_cursors(self, names: Sequence[str]) -> None:
+        if names:
+            await self.redis.hdel(self.cursors_key, *names)
+
     async def ping(self) -> bool:
         try:
             return bool(await self.redis.ping())

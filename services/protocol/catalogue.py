@@ -45,6 +45,7 @@ EVENT_DATA: dict[EventName, type[d.EventData]] = {
     E.INJECT_STEERED: d.InjectSteeredData,
     E.WORKSPACE_ARCHIVE_READY: d.ArchiveReadyData,
     E.WORKSPACE_ARCHIVE_FAILED: d.ArchiveFailedData,
+    E.SWARM_FILES_DELETED: d.FilesDeletedData,
 }
 
 # The stream's control events: their data is the object itself, not an envelope.

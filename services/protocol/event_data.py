@@ -78,6 +78,12 @@ class CommandCompletedData(CommandStartedData):
     exit_code: int | None
     output: str
     duration_ms: int | None
+    truncated: bool = Field(
+        False,
+        description="The node kept only the first 1,048,576 characters of the output (records.OUTPUT_CAP), "
+        "then a note saying how many more the command wrote; the deltas stopped there too.",
+    )
+    output_chars: int | None = Field(None, description="When truncated: the whole output's length, in characters.")
 
 
 class FileChangeData(RecordEventData):
@@ -209,6 +215,21 @@ class ArchiveReadyData(EventData):
 
 class ArchiveFailedData(EventData):
     reason: str
+
+
+class DeletedPath(BaseModel):
+    path: str = Field(description="Absolute path on its host; a directory counts with all it held.")
+    bytes: int = Field(ge=0)
+
+
+class FilesDeletedData(EventData):
+    """The retention policy deleted a removed swarm's files (workspaces, mailboxes, its archive)."""
+
+    host: str = Field(description="The cluster (providers-file entry) the paths are on; 'router' for an archive.")
+    reason: str = Field(description="Which rule: the age after removal, or the byte cap.")
+    paths: list[DeletedPath] = Field(description="What was deleted (at most 100; see omitted).")
+    omitted: int = Field(0, ge=0, description="How many more paths were deleted than are listed.")
+    bytes: int = Field(ge=0, description="Bytes deleted in all.")
 
 
 # -- the stream's own control events (not envelopes: data is this object itself) -----------------

@@ -56,6 +56,7 @@ class EventName(StrEnum):
     INJECT_STEERED = "inject_steered"  # added to the node's running turn
     WORKSPACE_ARCHIVE_READY = "workspace_archive_ready"
     WORKSPACE_ARCHIVE_FAILED = "workspace_archive_failed"
+    SWARM_FILES_DELETED = "swarm_files_deleted"  # the retention policy reclaimed a removed swarm's disk
 
 
 # Streamed fragments: they travel on the bus only and may be coalesced; everything else is durable.

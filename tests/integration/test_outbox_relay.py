@@ -63,6 +63,9 @@ class FlakyBus(EventBus):
     async def cursors(self) -> dict[str, str]:
         return await self.bus.cursors()
 
+    async def forget_cursors(self, names: Sequence[str]) -> None:
+        await self.bus.forget_cursors(names)
+
     async def ping(self) -> bool:
         return await self.bus.ping()
 

@@ -25,6 +25,7 @@ from router.providers.base import (
 from router.providers.local.follower import LocalOutboxFollower
 from router.providers.local.processes import is_node_process, reap, signal_process
 from router.providers.node_command import control_files, node_arguments, node_environment
+from router.retention_files import delete_under, measure_under
 from services.node.records import inbox_path, node_tag
 from services.node.zipapp import build_zipapp
 
@@ -184,3 +185,9 @@ class LocalProvider(Provider):
             return dest
 
         return await asyncio.to_thread(pack)
+
+    async def measure(self, paths: Sequence[str]) -> dict[str, int]:
+        return await asyncio.to_thread(measure_under, self.base, paths)
+
+    async def delete(self, paths: Sequence[str]) -> list[tuple[str, int]]:
+        return await asyncio.to_thread(delete_under, self.base, paths)

@@ -29,6 +29,7 @@ from router.providers.node_command import control_files
 from router.providers.slurm.config import ClusterOptions
 from router.providers.slurm.follower import RemoteFollower
 from router.providers.slurm.queries import (
+    KILL_GRACE_S,
     QueryFailed,
     checked_job_id,
     failure,
@@ -41,6 +42,8 @@ from router.providers.slurm.queries import (
 from router.providers.slurm.script import job_name, sbatch_script, stage_dir
 from router.providers.slurm.shipping import ProgramShipper
 from router.providers.slurm.states import PENDING_STATES
+from router.retention_remote import PATHS_PER_COMMAND, parsed_output, remote_command
+from router.retention_slurm import release_command
 from router.ssh.connection import SshConnection, SshRefused, SshUnavailable
 from services.node.records import inbox_path
 from services.settings import Settings
@@ -138,6 +141,7 @@ class SlurmCluster:
             try:
                 found = await self.find_job(spec.swarm_id)
                 if found is not None:
+                    await self._release(found, spec.swarm_id)  # if an earlier attempt stopped before it
                     await progress("submitted", f"Slurm job {found} of this swarm is already on {self.name}")
                     return found
                 maybe_submitted = False
@@ -165,7 +169,7 @@ class SlurmCluster:
         await progress("staging", f"writing the job script to {stage} on {self.name}")
         await self.ssh.sftp(lambda sftp: _write_files(sftp, stage, files))
         command = (  # the job inherits the umask (SLURM_UMASK): Slurm's own output files are private too
-            f"umask 077 && sbatch --parsable {shlex.quote(stage + '/job.sh')} "
+            f"umask 077 && sbatch --parsable --hold {shlex.quote(stage + '/job.sh')} "
             f"|| {{ status=$?; rm -rf {shlex.quote(stage)}; exit $status; }}"
         )
         if stop.is_set():
@@ -181,6 +185,7 @@ class SlurmCluster:
         if result.status != 0:
             raise LaunchRejected(result.err or f"sbatch exited with status {result.status}")
         job_id = checked_job_id(result.out.strip().split(";")[0])
+        await self._release(job_id, spec.swarm_id)
         await progress("submitted", f"Slurm job {job_id} submitted on {self.name}")
         await self._settle(job_id)
         return job_id
@@ -199,6 +204,15 @@ class SlurmCluster:
 
     async def find_job(self, swarm_id: str) -> str | None:
         return await find_by_name(self.ssh, job_name(swarm_id), self.timeout_s)
+
+    async def _release(self, job_id: str, swarm_id: str) -> None:
+        """Release the job submitted held, once an ended swarm's files under the same job id (the id
+        repeated) are moved aside (router/retention_slurm.py).  Raises QueryFailed when that failed."""
+        result = await self.ssh.run(
+            release_command(self.base, job_id, swarm_id, self.timeout_s), self.timeout_s * 2 + KILL_GRACE_S
+        )
+        if result.status != 0:
+            raise QueryFailed(failure(f"releasing job {job_id}", result, self.timeout_s))
 
     # ---- probe ---------------------------------------------------------------------------------
 
@@ -259,6 +273,17 @@ class SlurmCluster:
         log.warning("Slurm job %s not confirmed ended %ss after scancel", job_id, self.confirm_s)
 
     # ---- files ---------------------------------------------------------------------------------
+
+    async def files(self, paths: Sequence[str], delete: bool) -> list[tuple[str, str, int]]:
+        """Measure (or delete) paths under the base: (relative, absolute, bytes) of each one found."""
+        found = []
+        for first in range(0, len(paths), PATHS_PER_COMMAND):
+            command = remote_command(self.base, paths[first : first + PATHS_PER_COMMAND], delete)
+            result = await self.ssh.run(command, self.timeout_s)
+            if result.status != 0:
+                raise RuntimeError(f"{'deleting' if delete else 'measuring'} under {self.base} failed: {result.err}")
+            found += parsed_output(result.out)
+        return found
 
     async def deliver(self, job_id: str, node_id: int, line: bytes) -> None:
         path = inbox_path(self.base, checked_job_id(job_id), node_id)

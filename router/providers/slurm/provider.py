@@ -12,6 +12,7 @@ from pathlib import Path
 from router.providers.base import JobReport, LaunchSpec, LinesSink, Progress, Provider, ProviderConfig
 from router.providers.slurm.cluster import SlurmCluster
 from router.providers.slurm.follower import RemoteFollower
+from router.retention_slurm import retired_dir, stage_subdir
 
 
 class SlurmProvider(Provider):
@@ -61,3 +62,15 @@ class SlurmProvider(Provider):
 
     async def archive(self, job_id: str, node_count: int, dest: Path) -> Path:
         return await self.cluster.archive(job_id, dest)
+
+    def retained_paths(self, swarm_id: str, job_id: str | None, node_count: int, reused_by: str | None) -> list[str]:
+        paths = super().retained_paths(swarm_id, job_id, node_count, reused_by)
+        if job_id is not None and reused_by is not None:  # moved aside when the newer swarm was submitted
+            paths.append(retired_dir(job_id, reused_by))
+        return [*paths, stage_subdir(swarm_id)]
+
+    async def measure(self, paths: Sequence[str]) -> dict[str, int]:
+        return {relative: size for relative, _, size in await self.cluster.files(paths, delete=False)}
+
+    async def delete(self, paths: Sequence[str]) -> list[tuple[str, int]]:
+        return [(absolute, size) for _, absolute, size in await self.cluster.files(paths, delete=True)]

@@ -37,6 +37,7 @@ export const LIFECYCLE_EVENTS = [
   "inject_steered",
   "workspace_archive_ready",
   "workspace_archive_failed",
+  "swarm_files_deleted",
 ];
 
 export const ALL_EVENTS = [...EXECUTION_EVENTS, ...LIFECYCLE_EVENTS];
