@@ -58,12 +58,22 @@ class Retention:
         self.settings = authority.settings
         self.db = authority.db
         self._next_sweep = 0.0
+        self._sweeping: asyncio.Task[None] | None = None
 
-    async def sweep_when_due(self) -> None:
-        if time.monotonic() < self._next_sweep:
+    def sweep_when_due(self) -> None:
+        """Start a sweep in the background once the interval has passed and the last one has ended: a
+        slow disk or login node never holds up the supervisor's probes and staleness checks."""
+        if time.monotonic() < self._next_sweep or (self._sweeping is not None and not self._sweeping.done()):
             return
         self._next_sweep = time.monotonic() + self.settings.retention_interval_s
-        await self.sweep()
+        self._sweeping = asyncio.create_task(self.sweep(), name="retention-sweep")
+        self.authority.tasks.add(self._sweeping)  # cancelled with the router's other background work
+        self._sweeping.add_done_callback(self._swept)
+
+    def _swept(self, task: asyncio.Task[None]) -> None:
+        self.authority.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("retention sweep failed; the next one tries again", exc_info=task.exception())
 
     async def sweep(self) -> None:
         await self._delete_archives()

@@ -56,7 +56,7 @@ class Supervisor:
             await self.probe()
         await self.expire_pending()
         await self.remove_expired()
-        await self.retention.sweep_when_due()
+        self.retention.sweep_when_due()
 
     async def mark_stale_nodes(self) -> None:
         limit = time.time() - self.settings.stale_after_missed * self.settings.heartbeat_interval_s
