@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from router.retention_remote import parsed_output, remote_command
 from tests.slurm.conftest import SlurmLab, fresh_lab
 from tests.support.router_process import BusReader, RouterProcess, all_idle, wait_swarm
 
@@ -107,3 +108,19 @@ async def test_a_job_id_given_again_never_mixes_swarms_and_retention_reclaims_bo
         assert remote_files(slurm_kit.lab, base) == []
         rc, kept, _ = after.ssh_run(f"cat {shlex.quote(outside)}/precious.txt && rm -rf {shlex.quote(outside)}")
         assert rc == 0 and kept.strip() == "keep"
+
+
+def test_the_remote_deleter_never_leaves_the_base_through_a_symlinked_directory(slurm_kit: SlurmRouterKit) -> None:
+    base = shlex.quote(slurm_kit.remote_base)
+    outside = shlex.quote(f"{slurm_kit.remote_base}-elsewhere")
+    rc, _, err = slurm_kit.lab.ssh_run(
+        f"mkdir -p {base}/mailbox/outbox {outside}/7 && echo keep > {outside}/7/data && "
+        f"ln -s {outside} {base}/runs && echo '{{}}' > {base}/mailbox/outbox/7_00.jsonl"
+    )
+    assert rc == 0, err
+    command = remote_command(slurm_kit.remote_base, ["runs/7", "mailbox/outbox/7_00.jsonl", "agents/7"], delete=True)
+    rc, out, err = slurm_kit.lab.ssh_run(command)
+    assert rc == 0, err
+    assert [(relative, size) for relative, _, size in parsed_output(out)] == [("mailbox/outbox/7_00.jsonl", 3)]
+    rc, kept, _ = slurm_kit.lab.ssh_run(f"cat {outside}/7/data && rm -rf {outside}")
+    assert rc == 0 and kept.strip() == "keep"
