@@ -25,11 +25,14 @@ from tests.support.servers import wait_until_async
 NODES = 2
 
 
-def settings_for(tmp_path: Path, pg_url: str, redis_url: str, redis_prefix: str, **retention: Any) -> Settings:
+def settings_for(
+    tmp_path: Path, pg_url: str, redis_url: str, redis_prefix: str, embedded: bool = False, **retention: Any
+) -> Settings:
+    """Postgres and Redis, or (embedded) SQLite under home and the in-process bus."""
     return Settings(
         home=tmp_path,
-        database_url=pg_url,
-        bus="redis",
+        database_url="" if embedded else pg_url,
+        bus="memory" if embedded else "redis",
         redis_url=redis_url,
         redis_prefix=redis_prefix,
         heartbeat_interval_s=0.5,
@@ -87,8 +90,9 @@ async def run_and_remove(
     return swarm_id
 
 
+@pytest.mark.parametrize("embedded", [False, True], ids=["postgres-redis", "sqlite-memory"])
 async def test_removal_drops_the_cursors_and_retention_deletes_run_dir_mailboxes_and_archive(
-    tmp_path: Path, pg_url: str, redis_url: str, redis_prefix: str
+    tmp_path: Path, pg_url: str, redis_url: str, redis_prefix: str, embedded: bool
 ) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -98,7 +102,13 @@ async def test_removal_drops_the_cursors_and_retention_deletes_run_dir_mailboxes
         (run_dir / "node_00" / "link-out").symlink_to(outside)
 
     settings = settings_for(
-        tmp_path, pg_url, redis_url, redis_prefix, retention_files_h=3 / 3600, retention_archives_days=3 / 86400
+        tmp_path,
+        pg_url,
+        redis_url,
+        redis_prefix,
+        embedded,
+        retention_files_h=3 / 3600,
+        retention_archives_days=3 / 86400,
     )
     core = await start_router(settings)
     try:
