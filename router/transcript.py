@@ -9,6 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.tables import ApprovalRow, CommandRow, TurnRow
+from services.node.records import cut_output
 from services.protocol import EventName
 
 DURABLE_EVENTS = frozenset(
@@ -27,13 +28,6 @@ DURABLE_EVENTS = frozenset(
         EventName.TURN_COMPLETE,
     }
 )
-TRUNCATION_NOTE = "\n… [output truncated: {dropped} more characters]"
-
-
-def cap_output(output: str, cap: int) -> str:
-    if len(output) <= cap:
-        return output
-    return output[:cap] + TRUNCATION_NOTE.format(dropped=len(output) - cap)
 
 
 def _joined(existing: str, addition: str) -> str:
@@ -169,4 +163,5 @@ class Transcript:
         if event is EventName.COMMAND_COMPLETED:
             row.status = fields.get("status")
             row.exit_code = fields.get("exit_code")
-            row.output = cap_output(str(fields.get("output") or ""), self.output_cap)
+            output, total = str(fields.get("output") or ""), fields.get("output_chars")
+            row.output = cut_output(output, self.output_cap, total if isinstance(total, int) else None)

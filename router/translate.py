@@ -256,6 +256,14 @@ def _bad_line(params: Fields) -> Translated:
     return [(EventName.AGENT_ERROR, {"message": message, "code": "badAgentLine"})]
 
 
+def _too_big(params: Fields) -> Translated:
+    message = (
+        f"a {params.get('kind') or 'node'} record of {params.get('bytes')} bytes was skipped: "
+        f"outbox records longer than {params.get('limit')} bytes are not read"
+    )
+    return [(EventName.AGENT_WARNING, {"message": message, "code": "recordTooBig"})]
+
+
 def _answered(params: Fields) -> Translated:
     return [
         (
@@ -289,6 +297,7 @@ RUNTIME_METHODS: dict[str, Callable[[Fields], Translated]] = {
     records.NODE_BAD_AGENT_LINE: _bad_line,
     records.NODE_CONTEXT_TRIMMED: _trimmed,
     records.NODE_APPROVAL_ANSWERED: _answered,
+    records.NODE_RECORD_TOO_BIG: _too_big,
 }
 
 
@@ -308,6 +317,8 @@ def _command_completed(item: Fields) -> Fields:
         "exit_code": item.get("exitCode"),
         "output": item.get("aggregatedOutput") or "",
         "duration_ms": item.get("durationMs"),
+        "truncated": bool(item.get("truncated")),  # the node cut the output at records.OUTPUT_CAP
+        "output_chars": item.get("outputChars"),  # the whole output's length, when cut
     }
 
 

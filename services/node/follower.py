@@ -16,7 +16,9 @@ Output on stdout: a JSON header line, and for a chunk of outbox lines the raw by
     {"job": "123", "node": 0, "start": 0, "end": 512}   followed by exactly end - start bytes
     {"drained": 7}
 
-A chunk holds complete lines only.  End of stdin (the router went away) ends the follower.
+A chunk holds complete lines only: the file's bytes [start, end), except that a record longer than
+RECORD_LIMIT is replaced by a shorter line reporting it (services/node/outbox_lines.py): the header then says how
+many bytes follow (`"size": n`).  End of stdin (the router went away) ends the follower.
 """
 
 from __future__ import annotations
@@ -24,44 +26,31 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import queue
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from services.node.outbox_lines import OutboxFile
 from services.node.private_files import keep_files_private
 from services.node.records import outbox_path
 
-READ_LIMIT = 4 << 20  # bytes per file per pass
-
-
-@dataclass
-class _File:
-    path: str
-    offset: int
-    fd: int | None = None
-
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+READ_BYTES = 4 << 20  # bytes per file per pass (more only to complete one longer line)
 
 
 class Follower:
     def __init__(self, base: str, out: BinaryIO) -> None:
         self.base = base
         self.out = out
-        self.files: dict[tuple[str, int], _File] = {}
+        self.files: dict[tuple[str, int], OutboxFile] = {}
 
     def apply(self, command: dict[str, Any]) -> None:
         op, job = command.get("op"), str(command.get("job"))
         if op == "follow":
             for node, offset in command["offsets"].items():
                 self._forget(job, int(node))
-                self.files[(job, int(node))] = _File(outbox_path(self.base, job, int(node)), int(offset))
+                self.files[(job, int(node))] = OutboxFile(outbox_path(self.base, job, int(node)), int(offset))
         elif op == "unfollow":
             for key in [key for key in self.files if key[0] == job]:
                 self._forget(*key)
@@ -90,23 +79,17 @@ class Follower:
             self.out.flush()
         return sent
 
-    def _send_new(self, job: str, node: int, followed: _File) -> int:
-        if followed.fd is None:
-            try:
-                followed.fd = os.open(followed.path, os.O_RDONLY)
-            except FileNotFoundError:
-                return 0  # the node has not written yet
-        available = os.fstat(followed.fd).st_size - followed.offset
-        if available <= 0:
-            return 0
-        data = os.pread(followed.fd, min(available, READ_LIMIT), followed.offset)
-        end = data.rfind(b"\n") + 1
-        if end == 0:
-            return 0  # only a partial line so far
-        start, followed.offset = followed.offset, followed.offset + end
-        self.emit({"job": job, "node": node, "start": start, "end": followed.offset})
-        self.out.write(data[:end])
-        return end
+    def _send_new(self, job: str, node: int, followed: OutboxFile) -> int:
+        read = followed.read(READ_BYTES)
+        if read is None:
+            return 0  # nothing, or only a partial line so far
+        data = b"".join(line + b"\n" for line in read.lines)
+        header = {"job": job, "node": node, "start": read.start, "end": read.end}
+        if len(data) != read.end - read.start:
+            header["size"] = len(data)  # a record was skipped
+        self.emit(header)
+        self.out.write(data)
+        return len(data)
 
     def emit(self, header: dict[str, Any]) -> None:
         self.out.write(json.dumps(header, separators=(",", ":")).encode() + b"\n")

@@ -62,6 +62,30 @@ NODE_AGENT_RESTARTED = "codeswarm/agentRestarted"  # {attempt, threadId, resumed
 NODE_BAD_AGENT_LINE = "codeswarm/badAgentLine"  # {line, error}: the agent wrote a line that is not JSON
 NODE_CONTEXT_TRIMMED = "codeswarm/contextTrimmed"  # {trimmed, estimatedTokens}: old tool outputs cut to fit
 NODE_APPROVAL_ANSWERED = "codeswarm/approvalAnswered"  # {callId, requestId, decision}: passed to the agent
+# {bytes, limit, kind}: written by a follower, not a node, in place of a record longer than RECORD_LIMIT
+NODE_RECORD_TOO_BIG = "codeswarm/recordTooBig"
+
+# The longest outbox line a follower reads; a longer one is skipped to its newline and reported.
+RECORD_LIMIT = 16 << 20
+# The characters of one command's output a node streams as deltas and keeps in `aggregatedOutput`; past
+# it the output is cut, TRUNCATION_NOTE says how much more the command wrote, and the item carries
+# `truncated: true` and `outputChars` (the command's whole output, in characters).  The router's durable
+# transcript cuts again, to CODESWARM_COMMAND_OUTPUT_CAP, with the same note.
+OUTPUT_CAP = 256 << 10
+TRUNCATION_NOTE = "\n… [output truncated: {dropped} more characters]"
+
+
+def truncation_note(dropped: int) -> str:
+    return TRUNCATION_NOTE.format(dropped=dropped)
+
+
+def cut_output(output: str, cap: int, total: int | None = None) -> str:
+    """`output` cut to `cap` characters with TRUNCATION_NOTE; `total` is the whole output's length when
+    `output` is already a cut one (its note then stands when it fits)."""
+    if len(output) <= cap:
+        return output
+    return output[:cap] + truncation_note(max(total or 0, len(output)) - cap)
+
 
 # `exit` record codes: 0 = stopped (signal or end of input), 1 = unexpected error, 2 = bad configuration.
 EXIT_OK = 0

@@ -80,7 +80,7 @@ class CommandCompletedData(CommandStartedData):
     duration_ms: int | None
     truncated: bool = Field(
         False,
-        description="The node kept only the first 1,048,576 characters of the output (records.OUTPUT_CAP), "
+        description="The node kept only the first 262,144 characters of the output (records.OUTPUT_CAP), "
         "then a note saying how many more the command wrote; the deltas stopped there too.",
     )
     output_chars: int | None = Field(None, description="When truncated: the whole output's length, in characters.")

@@ -36,7 +36,7 @@ def test_a_poll_reads_a_bounded_part_and_the_rest_follows_whole(tmp_path: Path) 
 
 
 def test_a_line_longer_than_a_poll_is_read_whole(tmp_path: Path) -> None:
-    long = b'{"seq":2,"pad":"%s"}' % (b"y" * (module.POLL_BYTES + 1000))  # within LINE_BYTES
+    long = b'{"seq":2,"pad":"%s"}' % (b"y" * (module.POLL_BYTES + 1000))  # within RECORD_LIMIT
     follower = _follower(tmp_path, [b'{"seq":1}', long, b'{"seq":3}'])
     read = [line for chunks in iter(follower.read_new_lines, []) for chunk in chunks for line in chunk.lines]
     assert read == [b'{"seq":1}', long, b'{"seq":3}']

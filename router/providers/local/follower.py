@@ -1,8 +1,9 @@
 """Follows outbox files on a local (or locally mounted) filesystem by polling byte offsets.
 
 A poll reads at most ``POLL_BYTES`` in all, shared by the files (at least ``FILE_BYTES`` each; more
-only to complete one longer line, up to ``LINE_BYTES``), so one ingest batch stays bounded and the
-event loop is never held by one huge read; when a file had more, the next poll comes at once.
+only to complete one longer line, up to ``RECORD_LIMIT``: a longer one is skipped and reported, see
+services/node/outbox_lines.py), so one ingest batch stays bounded and the event loop is never held by
+one huge read; when a file had more, the next poll comes at once.
 Polls that find nothing space out, up to ``IDLE_POLLS`` times the poll interval, and the first new
 line brings them back.
 """
@@ -11,26 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from dataclasses import dataclass
 
 from router.ingest import OutboxLines
 from router.providers.base import LinesSink
+from services.node.outbox_lines import OutboxFile
 from services.node.records import outbox_path
 
 log = logging.getLogger(__name__)
 
 POLL_BYTES = 2 << 20  # all files together, per poll
 FILE_BYTES = 64 << 10  # the least read of a file per poll
-LINE_BYTES = 4 << 20  # the longest line read
 IDLE_POLLS = 5  # an idle follower polls at most this many poll intervals apart
-
-
-@dataclass
-class _Followed:
-    path: str
-    offset: int
-    fd: int | None = None
 
 
 class LocalOutboxFollower:
@@ -38,7 +30,7 @@ class LocalOutboxFollower:
         self.base = base
         self.sink = sink
         self.poll_s = poll_s
-        self.files: dict[tuple[str, int], _Followed] = {}
+        self.files: dict[tuple[str, int], OutboxFile] = {}
         self._task: asyncio.Task[None] | None = None
         self._reading = asyncio.Lock()
         self._more = False  # the last read left complete lines behind
@@ -46,13 +38,11 @@ class LocalOutboxFollower:
 
     def follow(self, job_id: str, offsets: dict[int, int]) -> None:
         for node_id, offset in offsets.items():
-            self.files[(job_id, node_id)] = _Followed(outbox_path(self.base, job_id, node_id), offset)
+            self.files[(job_id, node_id)] = OutboxFile(outbox_path(self.base, job_id, node_id), offset)
 
     def unfollow(self, job_id: str) -> None:
         for key in [key for key in self.files if key[0] == job_id]:
-            followed = self.files.pop(key)
-            if followed.fd is not None:
-                os.close(followed.fd)
+            self.files.pop(key).close()
 
     def rewind(self, job_id: str, node_id: int, offset: int) -> None:
         followed = self.files.get((job_id, node_id))
@@ -74,25 +64,11 @@ class LocalOutboxFollower:
         self._more = False
         budget = max(FILE_BYTES, POLL_BYTES // max(1, len(self.files)))
         for (job_id, node_id), followed in self.files.items():
-            if followed.fd is None:
-                try:
-                    followed.fd = os.open(followed.path, os.O_RDONLY)
-                except FileNotFoundError:
-                    continue  # the node has not written yet
-            available = os.fstat(followed.fd).st_size - followed.offset
-            if available <= 0:
-                continue
-            data = os.pread(followed.fd, min(available, budget), followed.offset)
-            end = data.rfind(b"\n")
-            if end < 0 and available > len(data):  # one line longer than a poll's read
-                data = os.pread(followed.fd, min(available, LINE_BYTES), followed.offset)
-                end = data.rfind(b"\n")
-            if end < 0:
+            read = followed.read(budget)
+            if read is None:
                 continue  # nothing, or only a partial line so far
-            start = followed.offset
-            followed.offset += end + 1
-            self._more = self._more or len(data) < available  # cut by the read limit
-            chunks.append(OutboxLines(job_id, node_id, data[:end].split(b"\n"), followed.offset, start))
+            self._more = self._more or read.more
+            chunks.append(OutboxLines(job_id, node_id, read.lines, read.end, read.start))
         self._found = bool(chunks)
         return chunks
 

@@ -174,7 +174,7 @@ class RemoteFollower:
             header = json.loads(header_line)
             frame: _Frame
             if "job" in header:
-                size = header["end"] - header["start"]
+                size = int(header.get("size", header["end"] - header["start"]))  # less: a record was skipped
                 data = stream.read(size)
                 if len(data) < size:
                     return

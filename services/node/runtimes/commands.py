@@ -1,7 +1,9 @@
 """Running one shell command in the workspace and streaming its output (shared by every runtime).
 
 The command runs as `/bin/bash -lc <command>` in its own session (so it can be killed with all its
-children), stdout and stderr merged, with the node program's environment.
+children), stdout and stderr merged, with the node program's environment.  Its output is read to the
+end whatever its size, but only the first records.OUTPUT_CAP characters are streamed and kept; then
+one last delta carries records.TRUNCATION_NOTE, so the deltas always add up to the kept output.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.node.records import OUTPUT_CAP, truncation_note
+
 SHELL = "/bin/bash"
 READ_SIZE = 65536
 POLL_S = 0.05  # how long to wait for output before checking whether the command has exited
@@ -29,9 +33,14 @@ def shell_argv(command: str) -> list[str]:
 @dataclass(frozen=True)
 class CommandResult:
     exit_code: int
-    output: str
+    output: str  # at most OUTPUT_CAP characters of the command's, then the truncation note
     duration_ms: int
     killed: bool
+    output_chars: int  # how many characters the command wrote in all
+
+    @property
+    def truncated(self) -> bool:
+        return self.output_chars > OUTPUT_CAP
 
 
 class CommandProcess:
@@ -66,14 +75,19 @@ class CommandProcess:
         if self._process is None:
             message = self._spawn_error or "command did not start\n"
             on_output(message)
-            return CommandResult(127, message, self._elapsed_ms(), killed=False)
+            return CommandResult(127, message, self._elapsed_ms(), killed=False, output_chars=len(message))
         process = self._process
         assert process.stdout is not None
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         parts: list[str] = []
+        kept = written = 0  # characters streamed and kept / written by the command
 
         def deliver(text: str) -> None:
-            if text:
+            nonlocal kept, written
+            written += len(text)
+            if kept < OUTPUT_CAP and text:
+                text = text[: OUTPUT_CAP - kept]
+                kept += len(text)
                 parts.append(text)
                 on_output(text)
 
@@ -89,9 +103,13 @@ class CommandProcess:
                 break  # exited; a background child may still hold the pipe open, do not wait for it
         deliver(decoder.decode(b"", final=True))
         process.stdout.close()
+        if written > kept:
+            note = truncation_note(written - kept)
+            parts.append(note)
+            on_output(note)
         returncode, killed = self._reap(process)
         exit_code = 128 - returncode if returncode < 0 else returncode  # killed by signal N → 128 + N
-        return CommandResult(exit_code, "".join(parts), self._elapsed_ms(), killed)
+        return CommandResult(exit_code, "".join(parts), self._elapsed_ms(), killed, written)
 
     def _reap(self, process: subprocess.Popen[bytes]) -> tuple[int, bool]:
         """Wait for the exit; reaping and marking finished happen under the lock `kill` takes, so a

@@ -105,8 +105,12 @@ def command_execution(
     exit_code: int | None = None,
     duration_ms: int | None = None,
     completed_ms: int | None = None,
+    output_chars: int | None = None,
 ) -> Item:
-    """`command` is the shell text; the item shows it as codex does: `/bin/bash -lc '<command>'`."""
+    """`command` is the shell text; the item shows it as codex does: `/bin/bash -lc '<command>'`.
+    `output_chars`, when given, is the length of an output cut at records.OUTPUT_CAP: the item then
+    also says `truncated` and `outputChars` (keys of Codeswarm's, not codex's)."""
+    cut = {} if output_chars is None else {"truncated": True, "outputChars": output_chars}
     return {
         "type": "commandExecution",
         "id": item_id,
@@ -123,6 +127,7 @@ def command_execution(
         "durationMs": duration_ms,
         "startedAtMs": started_ms,
         "completedAtMs": completed_ms,
+        **cut,
     }
 
 

@@ -228,7 +228,7 @@ class Turn:
         if timed_out.is_set():
             note = f"\n[killed: no exit within {timeout_s:g} s]\n"
             self.delta("item/commandExecution/outputDelta", item_id, note)
-            result = CommandResult(124, result.output + note, result.duration_ms, killed=True)
+            result = CommandResult(124, result.output + note, result.duration_ms, True, result.output_chars)
         item = shapes.command_execution(
             item_id,
             command,
@@ -240,6 +240,7 @@ class Turn:
             exit_code=result.exit_code,
             duration_ms=result.duration_ms,
             completed_ms=shapes.now_ms(),
+            output_chars=result.output_chars if result.truncated else None,
         )
         self.item_completed(item)
         return result
