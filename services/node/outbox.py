@@ -12,6 +12,8 @@ import threading
 import time
 from typing import Any
 
+from services.node.output_cap import OutputCap
+from services.node.records import KIND_RUNTIME
 from services.node.recovery import OutboxState, read_outbox_state
 
 
@@ -49,6 +51,7 @@ class Outbox:
             _write_all(self._fd, b"\n")  # end a line torn by a crash, so the next record starts clean
         self._seq = self.previous.last_seq
         self._lock = threading.Lock()
+        self._output_cap = OutputCap()
 
     def gone(self) -> bool:
         """True when the file this outbox appends to was deleted or replaced (nobody reads it any more)."""
@@ -71,13 +74,15 @@ class Outbox:
             return self._seq
 
     def write(self, kind: str, payload: dict[str, Any], injection_id: str | None = None) -> int | None:
-        """Append one record; its seq, or None once the outbox is closed (the exit record was written)."""
+        """Append one record (a runtime message's command output capped: output_cap.py); the last seq
+        written, or None once the outbox is closed (the exit record was written)."""
         with self._lock:
             if self._fd is None:
                 return None
-            line = encode_record(self._seq + 1, self.job_id, self.node_id, injection_id, kind, payload)
-            _write_all(self._fd, line)
-            self._seq += 1
+            for written in self._output_cap.apply(payload) if kind == KIND_RUNTIME else [payload]:
+                line = encode_record(self._seq + 1, self.job_id, self.node_id, injection_id, kind, written)
+                _write_all(self._fd, line)
+                self._seq += 1
             return self._seq
 
     def close(self, kind: str | None = None, payload: dict[str, Any] | None = None) -> int | None:

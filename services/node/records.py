@@ -70,7 +70,8 @@ RECORD_LIMIT = 16 << 20
 # The characters of one command's output a node streams as deltas and keeps in `aggregatedOutput`; past
 # it the output is cut, TRUNCATION_NOTE says how much more the command wrote, and the item carries
 # `truncated: true` and `outputChars` (the command's whole output, in characters).  The router's durable
-# transcript cuts again, to CODESWARM_COMMAND_OUTPUT_CAP, with the same note.
+# transcript cuts again, to CODESWARM_COMMAND_OUTPUT_CAP, with the same note.  The node's own commands
+# stop there (runtimes/commands.py); the outbox caps relayed agents' messages alike (output_cap.py).
 OUTPUT_CAP = 256 << 10
 TRUNCATION_NOTE = "\n… [output truncated: {dropped} more characters]"
 

@@ -4,12 +4,15 @@ the durable transcript cuts again with the same note, counting from the command'
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from router.translate import translate_record
 from services.node.messages import Injection
-from services.node.records import OUTPUT_CAP, TRUNCATION_NOTE, cut_output
+from services.node.outbox import Outbox
+from services.node.output_cap import OUTPUT_DELTA
+from services.node.records import KIND_RUNTIME, OUTPUT_CAP, TRUNCATION_NOTE, cut_output, truncation_note
 from services.node.runtimes.commands import CommandProcess
 from services.node.runtimes.shell import ShellRuntime
 from services.protocol import EventName
@@ -63,3 +66,49 @@ def test_the_durable_cut_counts_what_the_command_wrote_not_what_the_node_kept() 
     assert durable == "y" * 65536 + TRUNCATION_NOTE.format(dropped=WRITTEN - 65536)
     assert cut_output(node_kept, 2 * OUTPUT_CAP, total=WRITTEN) == node_kept  # its own note stands
     assert cut_output("short", 65536) == "short"
+
+
+def _outbox_messages(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line)["payload"] for line in path.read_text().splitlines()]
+
+
+def test_a_relayed_agents_command_output_is_capped_by_the_outbox(tmp_path: Path) -> None:
+    """codex and claude hand over their agent's own messages: the outbox caps those the same way."""
+    path = tmp_path / "outbox.jsonl"
+    outbox = Outbox(str(path), "j", 0)
+    ids = {"threadId": "t", "turnId": "u", "itemId": "call_1"}
+    piece = "z" * 100_000
+    for _ in range(30):  # 3,000,000 characters, as codex streams them
+        outbox.write(KIND_RUNTIME, {"method": OUTPUT_DELTA, "params": {**ids, "delta": piece}})
+    item = {"type": "commandExecution", "id": "call_1", "aggregatedOutput": piece * 30, "exitCode": 0}
+    outbox.write(KIND_RUNTIME, {"method": "item/completed", "params": {"item": item, "threadId": "t", "turnId": "u"}})
+    outbox.write(KIND_RUNTIME, {"method": "turn/completed", "params": {"threadId": "t"}})
+    outbox.close()
+    written = _outbox_messages(path)
+    deltas = [m["params"]["delta"] for m in written if m["method"] == OUTPUT_DELTA]
+    completed = next(m["params"]["item"] for m in written if m["method"] == "item/completed")
+    note = truncation_note(WRITTEN - OUTPUT_CAP)
+    assert completed["aggregatedOutput"] == "z" * OUTPUT_CAP + note == "".join(deltas)
+    assert completed["truncated"] is True and completed["outputChars"] == WRITTEN
+    assert len(deltas) == OUTPUT_CAP // 100_000 + 2  # whole ones, the one cut at the cap, the note
+    assert written[-1]["method"] == "turn/completed"
+    assert max(len(line) for line in path.read_bytes().splitlines()) < 3 * OUTPUT_CAP  # no 3 MB record
+
+
+def test_the_outbox_leaves_a_capped_command_of_the_node_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.jsonl"
+    outbox = Outbox(str(path), "j", 0)
+
+    def emit(injection_id: str | None, message: dict[str, Any]) -> None:  # as the node program does
+        outbox.write(KIND_RUNTIME, message, injection_id)
+
+    runtime = ShellRuntime(str(tmp_path), emit)
+    runtime.start()
+    runtime.run_turn(Injection("inj-1", f"yes | head -c {WRITTEN}"))
+    runtime.stop()
+    outbox.close()
+    written = _outbox_messages(path)
+    deltas = [m["params"]["delta"] for m in written if m["method"] == OUTPUT_DELTA]
+    item = _completed(written)
+    assert item["aggregatedOutput"] == "y\n" * (OUTPUT_CAP // 2) + truncation_note(WRITTEN - OUTPUT_CAP)
+    assert "".join(deltas) == item["aggregatedOutput"] and item["outputChars"] == WRITTEN
