@@ -2,7 +2,7 @@
 
 A record's envelope is encoded (orjson) as soon as it is made: the bus stores bytes, and a batch that
 holds bytes instead of nested dicts gives the garbage collector nothing to walk (its full collections
-were a third of ingest's time under load, measured with bench/bench_ingest.py).
+were about 40 % of ingest's CPU under load, measured with bench/bench_ingest.py).
 """
 
 from __future__ import annotations
