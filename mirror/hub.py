@@ -12,7 +12,6 @@ in a short log so a client replaying across that position gets them in the right
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from mirror.metrics import MirrorMetrics
 from mirror.readmodel import ReadModel
 from mirror.subscriber import QueueLimit, Subscriber
 from services.bus.base import BusEntry, EventBus
+from services.waiting import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,7 @@ class Hub:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._taken.wait(), remaining)
+                await wait_event(self._taken, remaining)
 
     def taken(self, subscriber: Subscriber) -> None:
         """``subscriber``'s stream took items from its queue (so a held backlog may go on)."""

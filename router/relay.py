@@ -12,7 +12,6 @@ when too many handed-over events are waiting.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from router.metrics import RouterMetrics
 from router.store.database import Database
 from router.store.outbox import events_after, forget_through, highest_id_issued
 from services.bus.base import EventBus
+from services.waiting import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +125,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)
+            await wait_event(self._wake, self.idle_poll_s)
             self._wake.clear()
             try:
                 await self.relay_pending()

@@ -7,7 +7,6 @@ the ingest step.  It never decides lifecycle: it reports facts and the router de
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 from router.ingest import OutboxLines
 from router.retention_paths import job_paths
 from services.protocol.views import LaunchField
+from services.waiting import wait_event
 
 LinesSink = Callable[[Sequence[OutboxLines]], Awaitable[None]]
 Progress = Callable[[str, str], Awaitable[None]]  # (phase, message)
@@ -68,8 +68,7 @@ class LaunchStopped(Exception):
 
 async def pause_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
     """Wait `seconds`, or less: a stop ends the wait at once (the caller then checks `stop`)."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+    await wait_event(stop, seconds)
 
 
 class JobState(StrEnum):

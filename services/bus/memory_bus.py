@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from services.bus.base import START_ID, BusEntry, EventBus, encode_envelope, parse_entry_id
+from services.waiting import wait_event
 
 EntryKey = tuple[int, int]
 
@@ -104,11 +105,11 @@ class MemoryEventBus(EventBus):
             published = self._published
             self._waiting += 1
             try:
-                await asyncio.wait_for(published.wait(), remaining)
-            except TimeoutError:
-                break
+                woken = await wait_event(published, remaining)
             finally:
                 self._waiting -= 1
+            if not woken:
+                break
             self._check_open()
             entries = self._slice(after, count)
         return entries
