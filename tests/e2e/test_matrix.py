@@ -89,4 +89,4 @@ def test_matrix_of_128_nodes_filters_and_targets(page: Page, roomy: EmbeddedProc
     expect(tile(view, 51 + columns)).to_be_focused()
     tile(view, 51 + columns).press("Enter")
     expect(view.locator(f".node-view[data-node-id='{51 + columns}']")).to_be_visible()
-    terminate(page, view)
+    terminate(page, view, within_ms=START_TIMEOUT_MS)  # 128 node programs stop on a shared two-core machine

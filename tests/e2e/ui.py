@@ -72,11 +72,11 @@ def open_node(view: Locator, node_id: int) -> Locator:
     return node
 
 
-def terminate(page: Page, view: Locator, *, download_workspaces: bool = False) -> None:
+def terminate(page: Page, view: Locator, *, download_workspaces: bool = False, within_ms: float | None = None) -> None:
     view.locator(".terminate").click()
     dialog = page.locator("dialog.terminate-dialog")
     expect(dialog).to_be_visible()
     if download_workspaces:
         dialog.locator(".terminate-download").check()
     dialog.locator(".terminate-confirm").click()
-    expect(view.locator(".swarm-status")).to_have_text("terminated")
+    expect(view.locator(".swarm-status")).to_have_text("terminated", timeout=within_ms)
