@@ -6,10 +6,11 @@ those of a saturated bus.  Latency = read time minus the moment the envelope's b
 publish (stamped in the envelope), decode included.  Cases:
 
 - ``redis-py``: plain pipelined XADD (no MULTI) and XREAD — the floor for Python on this Redis;
-- ``RedisEventBus``: the same through the bus (MULTI/EXEC publish, ``read_after``);
+- ``RedisEventBus``: the same through the bus (its publish script, byte and entry trim included,
+  ``read_after``);
 - ``MemoryEventBus``: the in-process bus of the embedded mode;
-- ``redis-py Lua XADD``: for comparison, an atomic publish as one server-side script (EVALSHA) instead
-  of MULTI/EXEC — one command per batch instead of one per entry on the client side.
+- ``redis-py Lua XADD``: for comparison, a bare server-side script (EVALSHA) of XADDs with none of the
+  bus's bookkeeping — one command per batch instead of one per entry on the client side.
 
 Usage: ``.venv/bin/python bench/bench_bus.py [--events N] [--batch B] [--size BYTES]``.  Prints a
 table, writes bench/results/bus.json and prints the same JSON as its last line.

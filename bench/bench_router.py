@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from router.ingest import Ingest  # noqa: E402
-from router.providers.local.follower import LocalOutboxFollower  # noqa: E402
+from router.providers.local.outbox_poller import LocalOutboxFollower  # noqa: E402
 from router.store.database import Database  # noqa: E402
 from router.store.migrate import upgrade  # noqa: E402
 from router.store.swarms import create_nodes, now  # noqa: E402

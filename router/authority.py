@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.bundle import check_bundle
+from router.bundle_checks import check_bundle
 from router.errors import Conflict, Invalid, InvalidMany, NotFound, Unavailable
 from router.ids import new_injection_id, new_request_id, new_swarm_id
 from router.ingest import Ingest, TrackedNode, node_status_event
@@ -27,7 +27,8 @@ from router.providers.base import (
     LaunchStopped,
     Provider,
 )
-from router.providers.fields import LaunchParamsError, validate_params
+from router.providers.fields import LaunchParamsError, check_launch_fields
+from router.row_views import swarm_view
 from router.runtime_params import RuntimeParamsError, check_model_served, checked_runtime_params, model_key
 from router.store.database import Database
 from router.store.outbox import add_event
@@ -42,7 +43,6 @@ from router.store.swarms import (
 )
 from router.store.tables import ApprovalRow, InjectionRow, NodeRow, SwarmRow
 from router.transcript import Transcript
-from router.views import swarm_view
 from services.logs import name_in_logs
 from services.node.records import INBOX_APPROVAL, INBOX_INJECT, INBOX_INTERRUPT
 from services.protocol import (
@@ -192,7 +192,7 @@ class Authority:
             raise Invalid(["body", "nodes"], f"nodes must be between 1 and {config.max_nodes} for provider {config.id}")
         check_bundle(request.agents_bundle)
         try:
-            params = validate_params(config.launch_fields, config.defaults, request.provider_params)
+            params = check_launch_fields(config.launch_fields, config.defaults, request.provider_params)
         except LaunchParamsError as exc:
             raise InvalidMany(exc.errors) from exc
         return provider, runtime, params

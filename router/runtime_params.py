@@ -17,7 +17,7 @@ import httpx
 from router.providers.base import ProviderConfig
 from services.node.errors import ConfigError
 from services.node.runtimes import RUNTIMES
-from services.node.runtimes.base import Param, validate_params
+from services.node.runtimes.base import Param, check_runtime_params
 from services.node.runtimes.chat_stream import api_root
 from services.protocol.views import LaunchField
 
@@ -38,7 +38,7 @@ def checked_runtime_params(
         )
     merged = {**config.runtime_settings.get(runtime, {}), **given}
     try:
-        values = validate_params(runtime, runtime_class.params_accepted, merged)
+        values = check_runtime_params(runtime, runtime_class.params_accepted, merged)
     except ConfigError as exc:
         raise RuntimeParamsError(str(exc)) from exc
     key_name = values.get(runtime_class.key_param)

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from router.api.deps import core
 from router.core import RouterCore
 from router.errors import Conflict, NotFound
+from router.row_views import approval_view, swarm_view, turn_view
 from router.store.swarms import nodes_of, visible_swarms
 from router.store.tables import ApprovalRow, CommandRow, TurnRow
-from router.views import approval_view, swarm_view, turn_view
 from services.protocol import ApprovalRequest, InjectRequest, InterruptRequest, LaunchRequest, TerminateRequest
 from services.protocol.openapi import ARCHIVE, error_responses
 from services.protocol.views import (

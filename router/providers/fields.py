@@ -45,7 +45,9 @@ def _check(launch_field: LaunchField, value: Any, pattern: re.Pattern[str]) -> A
     return value
 
 
-def validate_params(fields: Sequence[LaunchField], defaults: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+def check_launch_fields(
+    fields: Sequence[LaunchField], defaults: dict[str, Any], params: dict[str, Any]
+) -> dict[str, Any]:
     """Known keys only, typed and pattern-checked; defaults filled in.  Raises LaunchParamsError."""
     by_key = {f.key: f for f in fields}
     valid = ", ".join(sorted(by_key)) or "(this provider takes none)"

@@ -29,7 +29,7 @@ from typing import Any
 
 from router.pricing import PriceTableError, Pricing, parse_prices
 from router.providers.base import Provider, ProviderConfig
-from router.providers.fields import LaunchParamsError, validate_params
+from router.providers.fields import LaunchParamsError, check_launch_fields
 from router.providers.local.provider import LocalProvider
 from router.providers.slurm.cluster import SlurmCluster
 from router.providers.slurm.config import SLURM_FIELDS, ClusterSettingsError, cluster_options
@@ -123,7 +123,7 @@ def _runtime_settings(where: str, tables: list[dict[str, Any]]) -> dict[str, dic
 
 def _checked_values(provider_id: str, what: str, fields: tuple[LaunchField, ...], values: dict[str, Any]) -> None:
     try:
-        validate_params(fields, {}, values)
+        check_launch_fields(fields, {}, values)
     except LaunchParamsError as exc:
         raise ProviderSettingsError(f"provider {provider_id!r}: {what}: {exc}") from exc
 

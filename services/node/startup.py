@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from services.node.bundle import load_bundle, write_bundle
+from services.node.bundle_writer import load_bundle, write_bundle
 from services.node.cli import NodeOptions
 from services.node.errors import ConfigError
 from services.node.records import agent_home_path, inbox_path, outbox_path, secret_name, workspace_path

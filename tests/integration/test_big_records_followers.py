@@ -2,7 +2,7 @@
 RECORD_LIMIT is skipped, in bounded memory, and reported in its place (never silently, never stalling).
 
 Both followers run on real files: the router's local follower in this process, the login node's as
-the real program it is (services/node/follower.py over pipes)."""
+the real program it is (services/node/login_follower.py over pipes)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from router.ingest import OutboxLines
-from router.providers.local.follower import POLL_BYTES, LocalOutboxFollower
+from router.providers.local.outbox_poller import POLL_BYTES, LocalOutboxFollower
 from router.translate import translate_record
 from services.node.outbox import encode_record
 from services.node.records import NODE_RECORD_TOO_BIG, RECORD_LIMIT, outbox_path

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from router.bundle import MAX_DEPTH, MAX_NAME_BYTES, check_bundle
+from router.bundle_checks import MAX_DEPTH, MAX_NAME_BYTES, check_bundle
 from router.errors import Invalid
-from router.providers.fields import LaunchParamsError, validate_params
+from router.providers.fields import LaunchParamsError, check_launch_fields
 from router.providers.slurm.config import MAX_CPUS_PER_TASK, SLURM_FIELDS
 
 
@@ -36,11 +36,11 @@ def test_a_sane_bundle_passes() -> None:
 @pytest.mark.parametrize("cpus", [0, -1, MAX_CPUS_PER_TASK + 1])
 def test_slurm_numbers_out_of_range_are_refused(cpus: int) -> None:
     with pytest.raises(LaunchParamsError) as refused:
-        validate_params(SLURM_FIELDS, {}, {"cpus_per_task": cpus})
+        check_launch_fields(SLURM_FIELDS, {}, {"cpus_per_task": cpus})
     (error,) = refused.value.errors
     assert error["loc"] == ["body", "provider_params", "cpus_per_task"]
     assert f"between 1 and {MAX_CPUS_PER_TASK}" in error["msg"]
 
 
 def test_slurm_numbers_in_range_pass() -> None:
-    assert validate_params(SLURM_FIELDS, {}, {"cpus_per_task": 8})["cpus_per_task"] == 8
+    assert check_launch_fields(SLURM_FIELDS, {}, {"cpus_per_task": 8})["cpus_per_task"] == 8

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.node.bundle import write_bundle
+from services.node.bundle_writer import write_bundle
 from services.node.cli import NodeOptions
 from services.node.errors import ConfigError
 from services.node.messages import Injection

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from router.providers.base import LaunchSpec
-from router.providers.fields import LaunchParamsError, validate_params
+from router.providers.fields import LaunchParamsError, check_launch_fields
 from router.providers.node_command import control_files
 from router.providers.slurm.config import SLURM_FIELDS
 from router.providers.slurm.script import UnsafeValue, sbatch_option, sbatch_script, stage_dir
@@ -92,7 +92,7 @@ def test_bash_expands_only_the_job_id(tmp_path: Path) -> None:
 )
 def test_unsafe_values_never_reach_the_script(key: str, value: str) -> None:
     with pytest.raises(LaunchParamsError) as refused:
-        validate_params(SLURM_FIELDS, {}, {key: value})
+        check_launch_fields(SLURM_FIELDS, {}, {key: value})
     assert refused.value.errors[0]["loc"] == ["body", "provider_params", key]
     with pytest.raises(UnsafeValue):  # checked again where the line is written
         sbatch_option(key, value)
@@ -100,7 +100,7 @@ def test_unsafe_values_never_reach_the_script(key: str, value: str) -> None:
 
 def test_unknown_fields_are_refused_with_the_valid_ones() -> None:
     with pytest.raises(LaunchParamsError) as refused:
-        validate_params(SLURM_FIELDS, {}, {"wrap": "id"})
+        check_launch_fields(SLURM_FIELDS, {}, {"wrap": "id"})
     message = refused.value.errors[0]["msg"]
     assert "unknown launch field 'wrap'" in message
     for field in SLURM_FIELDS:

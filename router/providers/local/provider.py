@@ -22,7 +22,7 @@ from router.providers.base import (
     Provider,
     ProviderConfig,
 )
-from router.providers.local.follower import LocalOutboxFollower
+from router.providers.local.outbox_poller import LocalOutboxFollower
 from router.providers.local.processes import is_node_process, reap, signal_process
 from router.providers.node_command import control_files, node_arguments, node_environment
 from router.retention_files import delete_under, measure_under

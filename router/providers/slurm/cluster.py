@@ -27,7 +27,7 @@ from router.providers.base import (
 )
 from router.providers.node_command import control_files
 from router.providers.slurm.config import ClusterOptions
-from router.providers.slurm.follower import RemoteFollower
+from router.providers.slurm.follower_channel import RemoteFollower
 from router.providers.slurm.queries import (
     KILL_GRACE_S,
     QueryFailed,
@@ -119,7 +119,7 @@ class SlurmCluster:
         program = await self.shipper.ensure()
         python = shlex.quote(self.options.python)
         return (
-            f"env PYTHONPATH={shlex.quote(program)} {python} -s -m services.node.follower "
+            f"env PYTHONPATH={shlex.quote(program)} {python} -s -m services.node.login_follower "
             f"--base {shlex.quote(self.base)} --poll-s {self.follow_poll_s:g}"
         )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from router.providers.base import JobReport, LaunchSpec, LinesSink, Progress, Provider, ProviderConfig
 from router.providers.slurm.cluster import SlurmCluster
-from router.providers.slurm.follower import RemoteFollower
+from router.providers.slurm.follower_channel import RemoteFollower
 from router.retention_slurm import retired_dir, stage_subdir
 
 

@@ -76,7 +76,7 @@ def number(low: float, high: float) -> Callable[[Any], str | None]:
     return check
 
 
-def validate_params(runtime: str, accepted: tuple[Param, ...], given: Mapping[str, Any]) -> dict[str, Any]:
+def check_runtime_params(runtime: str, accepted: tuple[Param, ...], given: Mapping[str, Any]) -> dict[str, Any]:
     """Every accepted param with its value (given or default); ConfigError for anything else."""
     valid = ", ".join(sorted(param.name for param in accepted)) or "(none)"
     unknown = sorted(set(given) - {param.name for param in accepted})
@@ -116,7 +116,7 @@ class Runtime(ABC):
         self.home = home
         self.secret = secret
         self.emit = emit
-        self.params = validate_params(self.name, self.params_accepted, params or {})
+        self.params = check_runtime_params(self.name, self.params_accepted, params or {})
         self.system_prompt = system_prompt or ""
         self.thread_id = ""
         self.stopping = threading.Event()

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from services.node.bundle import checked_target
+from services.node.bundle_writer import checked_target
 from services.node.errors import ConfigError
 from services.node.messages import Injection
 from services.node.records import NODE_CONTEXT_TRIMMED, NODE_INJECTION_STEERED

@@ -1,5 +1,5 @@
 // The agents bundle of a launch (files written into every node's workspace): AGENTS.md and skills.
-// The router allows at most MAX_FILES files and paths inside the workspace (router/bundle.py).
+// The router allows at most MAX_FILES files and paths inside the workspace (router/bundle_checks.py).
 
 export const MAX_FILES = 64;
 

@@ -1,7 +1,7 @@
 """The outbox follower: runs on a cluster's login node and streams the outboxes of followed jobs.
 
 One follower per cluster serves every job of that cluster over one SSH channel.  Run as
-``PYTHONPATH=<node.pyz> python3 -m services.node.follower --base <base>``.  Standard library only.
+``PYTHONPATH=<node.pyz> python3 -m services.node.login_follower --base <base>``.  Standard library only.
 
 Commands arrive on stdin, one JSON object per line::
 

@@ -1,4 +1,4 @@
-"""The router's end of a cluster's outbox follower (services/node/follower.py runs on the login node).
+"""The router's end of a cluster's outbox follower (services/node/login_follower.py runs on the login node).
 
 One channel carries every followed outbox of the cluster.  The router keeps, per node, the offset up
 to which the sink has taken the lines (`expected`); every (re)started follower is told to follow from

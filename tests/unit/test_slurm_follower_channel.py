@@ -1,4 +1,4 @@
-"""The login-node follower (services/node/follower.py) as a real process, and the router end's rules for
+"""The login-node follower (services/node/login_follower.py) as a real process, and the router end's rules for
 the chunks it sends (overlaps are passed on, gaps are refused and rewound)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import IO, Any
 import pytest
 
 from router.ingest import OutboxLines
-from router.providers.slurm.follower import RemoteFollower, _Chunk
+from router.providers.slurm.follower_channel import RemoteFollower, _Chunk
 from services.node.records import outbox_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ class FollowerProcess:
                 "-I",
                 "-c",
                 "import sys; sys.path.insert(0, sys.argv[1]); "
-                "from services.node.follower import main; sys.exit(main(sys.argv[2:]))",
+                "from services.node.login_follower import main; sys.exit(main(sys.argv[2:]))",
                 str(ROOT),
                 "--base",
                 str(base),

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from router.ingest import OutboxLines
-from router.providers.local import follower as module
-from router.providers.local.follower import LocalOutboxFollower
+from router.providers.local import outbox_poller as module
+from router.providers.local.outbox_poller import LocalOutboxFollower
 from services.node.records import outbox_path
 
 
