@@ -20,7 +20,7 @@ from router.translate import translate_record
 from services.node.outbox import encode_record
 from services.node.records import NODE_RECORD_TOO_BIG, RECORD_LIMIT, outbox_path
 from services.protocol import EventName
-from tests.unit.test_slurm_follower import FollowerProcess
+from tests.unit.test_slurm_follower_channel import FollowerProcess
 
 BIG = 6 << 20  # over the 4 MiB that used to stall a node's ingestion
 HUGE = RECORD_LIMIT + (1 << 20)
