@@ -1,6 +1,7 @@
 """The browser UI at 256 nodes, in one headless Chromium tab against `codeswarm up` (embedded mode).
 
-    .venv/bin/python bench/bench_ui.py [--nodes 256] [--deltas-per-s 10] [--seconds 20] [--json out.json]
+    .venv/bin/python bench/bench_ui.py [--nodes 256] [--deltas-per-s 10] [--seconds 20] [--stack-nice 0]
+                                       [--json out.json]
 
 A mock swarm of ``--nodes`` nodes streams answers at ``--deltas-per-s`` deltas per second per node for
 about ``--seconds`` (one turn first, for history).  Figures (issue 10's targets in brackets):
@@ -11,16 +12,20 @@ about ``--seconds`` (one turn first, for history).  Figures (issue 10's targets 
 - ``cut_offs``: streams the mirror cut off while the page watched, from its metrics, and how often the
   page's connection left "live" [0];
 - ``reload_ms``: navigation start of a reload after the turns → every tile idle with its token count
-  shown [≤ 1500].
+  shown [≤ 1500];
+- ``page_busy_share``: the page's main-thread task time (Chromium's ``TaskDuration``) over the wall time
+  while every node streams — what the page itself costs, whatever else runs.
 
 The nodes share the machine's cores with the services and the browser: on a small machine the frame
-figures measure all of that together.
+figures measure all of that together.  ``--stack-nice N`` runs `codeswarm up` and the node programs it
+starts at niceness N, as when the browser's machine is not the one that runs the agents.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import sys
@@ -30,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import CDPSession, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -112,6 +117,18 @@ def inject_all(mirror_url: str, swarm_id: str, content: str) -> None:
     response.raise_for_status()
 
 
+def renice(pid: int, niceness: int) -> None:
+    """Every thread of ``pid`` at ``niceness``; the processes it starts later inherit it."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
+
+
+def task_seconds(cdp: CDPSession) -> float:
+    """The page's main-thread task time so far (Chromium's Performance domain)."""
+    metrics = cdp.send("Performance.getMetrics")["metrics"]
+    return float(next(metric["value"] for metric in metrics if metric["name"] == "TaskDuration"))
+
+
 def since_navigation(page: Page) -> float:
     return float(page.evaluate("performance.now()"))
 
@@ -139,12 +156,16 @@ def measure(stack: EmbeddedProcess, page: Page, nodes: int, deltas_per_s: float,
 
     page.wait_for_function(ALL_IDLE_WITH_TOKENS, arg=nodes, timeout=60_000)
     cut_before = cut_offs(stack.mirror_url)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    busy_before = task_seconds(cdp)
     page.evaluate("window.__bench.recording = true")
     started = time.monotonic()
     inject_all(stack.mirror_url, swarm_id, "stream")
     wait_turn(page, nodes)
     streamed_s = time.monotonic() - started
     page.evaluate("window.__bench.recording = false")
+    busy_share = (task_seconds(cdp) - busy_before) / streamed_s
     recorded = page.evaluate("window.__bench")
     cut_after = cut_offs(stack.mirror_url)
 
@@ -169,6 +190,7 @@ def measure(stack: EmbeddedProcess, page: Page, nodes: int, deltas_per_s: float,
         "cut_offs": cut_after - cut_before,
         "connection_left_live": sum(state != "live" for state in recorded["connection"]),
         "reload_ms": round(reload_ms),
+        "page_busy_share": round(busy_share, 3),
     }
 
 
@@ -177,6 +199,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=256)
     parser.add_argument("--deltas-per-s", type=float, default=10)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--stack-nice", type=int, default=0, help="niceness of the services and the nodes")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp:
@@ -184,6 +207,8 @@ def main() -> None:
         (home / "providers.toml").write_text(PROVIDERS.format(max_nodes=max(args.nodes, 1)))
         stack = start_embedded(home, {"CODESWARM_PROVIDERS_FILE": str(home / "providers.toml")})
         try:
+            if args.stack_nice:
+                renice(stack.process.pid, args.stack_nice)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=str(ensure_chromium()), args=["--no-sandbox"])
                 page = browser.new_page(viewport={"width": 1440, "height": 900})
@@ -192,6 +217,7 @@ def main() -> None:
                 browser.close()
         finally:
             stack.stop()
+    figures["stack_nice"] = args.stack_nice
     for name, value in figures.items():
         print(f"{name:>24}  {value}")
     if args.json:
