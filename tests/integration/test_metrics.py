@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.mirror_process import MirrorProcess, SSEEvent, sse_events
+from codeswarm.cli.sse import SseEvent
+from tests.support.mirror_process import MirrorProcess, sse_events
 from tests.support.router_process import RouterProcess, all_idle, wait_swarm
 from tests.support.servers import wait_until_async
 
@@ -48,7 +49,7 @@ async def scrape(client: httpx.AsyncClient) -> tuple[Samples, set[str]]:
     return parse(response.text)
 
 
-async def read_until_turns(mirror: httpx.AsyncClient, swarm_id: str, turns: int, seen: list[SSEEvent]) -> None:
+async def read_until_turns(mirror: httpx.AsyncClient, swarm_id: str, turns: int, seen: list[SseEvent]) -> None:
     async with mirror.stream("GET", "/v1/events", params={"swarm_id": swarm_id}) as response:
         assert response.status_code == 200
         async for event in sse_events(response):
@@ -75,7 +76,7 @@ async def test_both_services_count_a_real_turn_and_the_dashboard_names_only_thei
             swarm_id = launched.json()["swarm_id"]
             await wait_swarm(router_http, swarm_id, all_idle, 30)
 
-            seen: list[SSEEvent] = []
+            seen: list[SseEvent] = []
             reading = asyncio.create_task(read_until_turns(mirror_http, swarm_id, 2, seen))
 
             async def one_client() -> bool:

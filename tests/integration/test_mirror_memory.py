@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.mirror_process import MirrorProcess, ResumingClient, SSEEvent
+from codeswarm.cli.sse import SseEvent
+from tests.support.mirror_process import MirrorProcess, ResumingClient
 from tests.support.router_process import RouterProcess, all_idle, wait_swarm
 from tests.support.servers import wait_until_async
 
@@ -117,8 +118,8 @@ def mirror(tmp_path: Path, redis_url: str, redis_prefix: str) -> Iterator[Callab
         process.stop()
 
 
-def turn_done(injection_id: str) -> Callable[[list[SSEEvent]], bool]:
-    def check(events: list[SSEEvent]) -> bool:
+def turn_done(injection_id: str) -> Callable[[list[SseEvent]], bool]:
+    def check(events: list[SseEvent]) -> bool:
         last = events[-1]
         return last.event == "turn_complete" and last.json()["data"].get("injection_id") == injection_id
 
@@ -137,7 +138,7 @@ async def test_many_clients_and_a_50_mb_output_keep_the_mirror_small_and_answeri
         readers = [ResumingClient(served.url, last_id=state["last_event_id"]) for _ in range(CLIENTS)]
         injection: dict[str, str] = {}
 
-        def done(events: list[SSEEvent]) -> bool:
+        def done(events: list[SseEvent]) -> bool:
             return bool(events) and "id" in injection and turn_done(injection["id"])(events)
 
         async def all_connected() -> bool:

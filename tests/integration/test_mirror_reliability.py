@@ -20,11 +20,12 @@ from typing import Any
 import httpx
 import pytest
 
+from codeswarm.cli.sse import SseEvent
 from mirror.app import create_app
 from services.bus import RedisEventBus
 from services.protocol import make_envelope
 from services.settings import Settings
-from tests.support.mirror_process import MirrorProcess, ResumingClient, SSEEvent, serve, sse_events
+from tests.support.mirror_process import MirrorProcess, ResumingClient, serve, sse_events
 from tests.support.router_process import BusReader, RouterProcess, all_idle, wait_swarm
 from tests.support.servers import wait_until_async
 
@@ -58,7 +59,7 @@ def without_mirror_annotation(received: dict[str, Any], published: dict[str, Any
     return received
 
 
-def assert_exactly_the_stream(received: list[SSEEvent], bus: BusReader) -> None:
+def assert_exactly_the_stream(received: list[SseEvent], bus: BusReader) -> None:
     """What a client got (its events with ids) is the bus's stream from the start up to its last event:
     same ids, same order, same envelopes, no gaps, no duplicates."""
     with_ids = [e for e in received if e.id is not None]
@@ -77,8 +78,8 @@ def assert_exactly_the_stream(received: list[SSEEvent], bus: BusReader) -> None:
         assert own.event in ("swarm_status", "swarm_removed") and own.json()["data"]["source"] == "mirror"
 
 
-def turns_done(swarm_id: str, nodes: int) -> Callable[[list[SSEEvent]], bool]:
-    def check(events: list[SSEEvent]) -> bool:
+def turns_done(swarm_id: str, nodes: int) -> Callable[[list[SseEvent]], bool]:
+    def check(events: list[SseEvent]) -> bool:
         done = {e.json()["data"].get("node_id") for e in events if e.event == "turn_complete"}
         return len(done) >= nodes
 
@@ -102,7 +103,7 @@ async def test_a_client_that_disconnects_mid_stream_resumes_with_exactly_the_str
     settings = mirror_settings(tmp_path / "mirror", redis_url, redis_prefix, router.url)
     async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url, timeout=15) as http:
         swarm_id = await launch_idle_swarm(http, nodes=2, tokens=400, delay_ms=3)
-        first: list[SSEEvent] = []
+        first: list[SseEvent] = []
         async with http.stream("GET", "/v1/events", params={"last_event_id": "0-0"}) as stream:
             injected = await http.post(
                 f"/v1/swarms/{swarm_id}/inject", json={"nodes": "all", "content": "hi\n$ echo x"}
@@ -231,7 +232,7 @@ async def test_router_drops_a_swarm_every_client_hears_within_one_interval(
                     state = (await mirror_http.get("/v1/state")).json()
                     assert swarm_id in [s["swarm_id"] for s in state["swarms"]]
 
-            def removed(events: list[SSEEvent]) -> bool:
+            def removed(events: list[SseEvent]) -> bool:
                 return any(e.event == "swarm_removed" and e.json()["data"]["swarm_id"] == swarm_id for e in events)
 
             clients = [ResumingClient(url) for url in urls for _ in range(3)]
@@ -319,7 +320,7 @@ async def test_a_client_that_never_reads_is_cut_off_and_memory_stays_bounded(
             async with httpx.AsyncClient(base_url=mirror.url) as http:
                 return bool((await http.get("/readyz")).json()["clients"] >= 2)
 
-        def all_entries(events: list[SSEEvent]) -> bool:  # entries carry ids; a cut-off notice does not
+        def all_entries(events: list[SseEvent]) -> bool:  # entries carry ids; a cut-off notice does not
             return healthy.entries >= total
 
         reading = asyncio.create_task(healthy.run(all_entries, within=120))

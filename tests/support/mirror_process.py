@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import uvicorn
 from starlette.types import ASGIApp
 
+from codeswarm.cli.sse import SseEvent, SseParser
 from tests.support.router_process import suite_auth_env
 from tests.support.servers import free_port
 
@@ -56,61 +56,12 @@ async def serve(app: ASGIApp, port: int | None = None, *, startup_timeout_s: flo
             await task
 
 
-@dataclass(slots=True)
-class SSEEvent:
-    event: str = "message"
-    data: str = ""
-    id: str | None = None
-    comments: list[str] = field(default_factory=list)
-    retry: int | None = None
-
-    def json(self) -> Any:
-        return orjson.loads(self.data)
-
-
-class SSEParser:
-    """Incremental parser: feed text, get complete events.  Like a browser it dispatches nothing for a
-    block without data, except that comment-only blocks (keep-alives) are returned too, for tests."""
-
-    def __init__(self) -> None:
-        self._buffer = ""
-        self._current = SSEEvent()
-        self._data: list[str] = []
-        self._dispatch = False
-
-    def feed(self, text: str) -> list[SSEEvent]:
-        *lines, self._buffer = (self._buffer + text).split("\n")  # linear in the text, however it is cut
-        events: list[SSEEvent] = []
-        for raw in lines:
-            line = raw.rstrip("\r")
-            if not line:
-                if self._dispatch:
-                    self._current.data = "\n".join(self._data)
-                    events.append(self._current)
-                self._current, self._data, self._dispatch = SSEEvent(), [], False
-                continue
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if name == "":
-                self._current.comments.append(value)
-                self._dispatch = True
-            elif name == "data":
-                self._data.append(value)
-                self._dispatch = True
-            elif name == "event":
-                self._current.event = value
-            elif name == "id":
-                self._current.id = value
-            elif name == "retry" and value.isdigit():
-                self._current.retry = int(value)
-        return events
-
-
-async def sse_events(response: httpx.Response) -> AsyncIterator[SSEEvent]:
-    """The events of a streamed httpx response, as they arrive."""
-    parser = SSEParser()
+async def sse_events(response: httpx.Response) -> AsyncIterator[SseEvent]:
+    """The events of a streamed httpx response, as they arrive, keep-alives included (the CLI's
+    parser, codeswarm/cli/sse.py)."""
+    parser = SseParser(keep_comments=True)
     async for text in response.aiter_text():
-        for event in parser.feed(text):
+        for event in parser.feed_text(text):
             yield event
 
 
@@ -227,12 +178,12 @@ class ResumingClient:
         self.params = params or {}
         self.headers = headers or {}
         self.retry_s = retry_s
-        self.events: list[SSEEvent] = []
+        self.events: list[SseEvent] = []
         self.connections = 0
         self.entries = 0  # events received that carry a bus entry id
         self.disconnects: list[str] = []
 
-    async def run(self, until: Callable[[list[SSEEvent]], bool], within: float) -> list[SSEEvent]:
+    async def run(self, until: Callable[[list[SseEvent]], bool], within: float) -> list[SseEvent]:
         try:
             async with asyncio.timeout(within):
                 return await self._run(until)
@@ -242,7 +193,7 @@ class ResumingClient:
                 f"({len(self.events)} events, {self.connections} connections, {self.disconnects[-3:]})"
             ) from None
 
-    async def _run(self, until: Callable[[list[SSEEvent]], bool]) -> list[SSEEvent]:
+    async def _run(self, until: Callable[[list[SseEvent]], bool]) -> list[SseEvent]:
         timeout = httpx.Timeout(5.0, read=None)
         async with httpx.AsyncClient(base_url=self.base_url, timeout=timeout) as client:
             while not until(self.events):
@@ -263,7 +214,7 @@ class ResumingClient:
                 await asyncio.sleep(self.retry_s)
         return self.events
 
-    async def _read(self, response: httpx.Response, until: Callable[[list[SSEEvent]], bool]) -> bool:
+    async def _read(self, response: httpx.Response, until: Callable[[list[SseEvent]], bool]) -> bool:
         async for event in sse_events(response):
             if not event.data:
                 continue

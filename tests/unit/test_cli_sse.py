@@ -76,3 +76,21 @@ def test_ids_with_nul_are_ignored() -> None:
     parser = SseParser()
     feed_lines(parser, ["id: a\0b", "data: x", ""])
     assert parser.last_event_id is None
+
+
+def test_a_stream_cut_anywhere_gives_the_same_events() -> None:
+    text = "id: 1-0\r\nevent: a\r\ndata: x\r\n\r\n: keep-alive\n\nevent: b\rdata: yy\r\r"
+    whole = SseParser().feed_text(text)
+    for size in (1, 2, 3, 7):
+        parser = SseParser()
+        events = [event for at in range(0, len(text), size) for event in parser.feed_text(text[at : at + size])]
+        assert events == whole, f"cut every {size} characters"
+    assert [(e.event, e.data, e.id) for e in whole] == [("a", "x", "1-0"), ("b", "yy", None)]
+
+
+def test_keep_comments_returns_keep_alives_as_events_without_data() -> None:
+    events = SseParser(keep_comments=True).feed_text(": keep-alive\n\nevent: x\n: note\ndata: y\n\n")
+    assert events == [
+        SseEvent(event="message", data="", id=None, comments=("keep-alive",)),
+        SseEvent(event="x", data="y", id=None, comments=("note",)),
+    ]

@@ -13,11 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
+from codeswarm.cli.sse import SseEvent
 from mirror.app import create_app
 from services.bus import MemoryEventBus
 from services.protocol import make_envelope
 from services.settings import Settings
-from tests.support.mirror_process import SSEEvent, free_port, serve, sse_events
+from tests.support.mirror_process import free_port, serve, sse_events
 from tests.support.servers import wait_until_async
 
 
@@ -40,7 +41,7 @@ def deltas(count: int) -> list[dict[str, Any]]:
 async def test_a_backlog_of_five_queues_reaches_a_reading_client_whole(mirror: tuple[str, MemoryEventBus]) -> None:
     url, bus = mirror
     total = 10_000  # five times the client's queue (2,000), published at once as the router's ingest does
-    got: list[SSEEvent] = []
+    got: list[SseEvent] = []
     async with httpx.AsyncClient(base_url=url) as client, client.stream("GET", "/v1/events") as response:
         for _ in range(total // 2000):
             await bus.publish(deltas(2000))

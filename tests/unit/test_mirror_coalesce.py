@@ -6,11 +6,11 @@ from typing import Any
 
 import orjson
 
+from codeswarm.cli.sse import SseParser
 from mirror.coalesce import render
 from mirror.items import StreamItem, item_from_entry
 from services.bus.base import BusEntry
 from services.protocol import make_envelope
-from tests.support.mirror_process import SSEParser
 
 
 def item(entry_id: str, event: str, **data: Any) -> StreamItem:
@@ -21,7 +21,7 @@ def item(entry_id: str, event: str, **data: Any) -> StreamItem:
 
 
 def frames(items: list[StreamItem], window_ms: float) -> list[tuple[str | None, str, dict[str, Any]]]:
-    events = SSEParser().feed(render(items, window_ms).decode())
+    events = SseParser(keep_comments=True).feed_text(render(items, window_ms).decode())
     return [(e.id, e.event, e.json()["data"]) for e in events]
 
 
@@ -36,7 +36,7 @@ def test_adjacent_deltas_of_one_item_merge_exactly() -> None:
     assert [(i, e) for i, e, _ in out] == [("105-0", "assistant_delta"), ("106-0", "turn_complete")]
     merged = out[0][2]
     assert merged["delta"] == "Hello, wörld\n" and merged["coalesced"] == 3 and "raw" not in merged
-    envelope = SSEParser().feed(render(items, 20).decode())[0].json()
+    envelope = SseParser(keep_comments=True).feed_text(render(items, 20).decode())[0].json()
     assert envelope["timestamp"] == "t100-0"  # the age of the oldest text in it
 
 
@@ -68,5 +68,5 @@ def test_window_zero_sends_every_entry() -> None:
 
 def test_frames_carry_the_bus_id_and_the_envelope_as_published() -> None:
     entry = item("7-3", "usage", node_id=0, total={"totalTokens": 5})
-    (event,) = SSEParser().feed(entry.frame.decode())
+    (event,) = SseParser(keep_comments=True).feed_text(entry.frame.decode())
     assert event.id == "7-3" and event.event == "usage" and event.json() == entry.envelope

@@ -13,11 +13,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from codeswarm.cli.sse import SseEvent
 from mirror.app import create_app
 from services.bus import MemoryEventBus
 from services.protocol import make_envelope
 from services.settings import Settings
-from tests.support.mirror_process import SSEEvent, free_port, serve, sse_events
+from tests.support.mirror_process import free_port, serve, sse_events
 from tests.support.servers import wait_until_async
 
 
@@ -66,8 +67,8 @@ async def state_ids(http: httpx.AsyncClient) -> list[str]:
     return [s["swarm_id"] for s in (await http.get("/v1/state")).json()["swarms"]]
 
 
-async def next_event(events: AsyncIterator[SSEEvent], within: float) -> SSEEvent:
-    async def first_with_data() -> SSEEvent:
+async def next_event(events: AsyncIterator[SseEvent], within: float) -> SseEvent:
+    async def first_with_data() -> SseEvent:
         async for event in events:
             if event.data:
                 return event
@@ -168,7 +169,7 @@ async def test_a_client_resuming_across_a_removal_gets_it(tmp_path: Path, bus: M
         listing.swarms = [swarm("sw-1")]  # dropped while the client is away
         await wait_until_async(lambda: listing.asked > asked + 1, 5, "a reconcile after the drop")
         later = await bus.publish([make_envelope("turn_complete", {"swarm_id": "sw-1", "node_id": 0})])
-        got: list[SSEEvent] = []
+        got: list[SseEvent] = []
         async with http.stream("GET", "/v1/events", headers={"Last-Event-ID": last_seen}) as stream:
             events = aiter(sse_events(stream))
             got.append(await next_event(events, 5))

@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
+from codeswarm.cli.sse import SseEvent
 from mirror.app import create_app
 from services.bus import MemoryEventBus
 from services.protocol import make_envelope
 from services.settings import Settings
-from tests.support.mirror_process import SSEEvent, free_port, serve, sse_events
+from tests.support.mirror_process import free_port, serve, sse_events
 
 Start = Callable[..., Awaitable[str]]
 
@@ -60,9 +61,9 @@ async def collect(
     params: dict[str, Any] | None = None,
     within: float = 10,
     after_open: Callable[[], Awaitable[Any]] | None = None,
-) -> list[SSEEvent]:
+) -> list[SseEvent]:
     """The first ``count`` events (keep-alive comments excluded) of one connection."""
-    got: list[SSEEvent] = []
+    got: list[SseEvent] = []
 
     async def read() -> None:
         async with client.stream("GET", "/v1/events", headers=headers, params=params) as response:
@@ -187,12 +188,12 @@ async def test_keep_alive_comments(start_mirror: Start) -> None:
     url = await start_mirror(sse_keepalive_s=0.2)
     async with httpx.AsyncClient(base_url=url) as client, client.stream("GET", "/v1/events") as response:
         first = await asyncio.wait_for(anext(aiter(sse_events(response))), 5)
-    assert first.comments == ["keep-alive"] and first.data == ""
+    assert first.comments == ("keep-alive",) and first.data == ""
 
 
 async def test_a_client_too_far_behind_is_told_why_and_cut_off(start_mirror: Start, bus: MemoryEventBus) -> None:
     url = await start_mirror(sse_client_queue=10)
-    got: list[SSEEvent] = []
+    got: list[SseEvent] = []
     async with httpx.AsyncClient(base_url=url) as client, client.stream("GET", "/v1/events") as response:
         await bus.publish([delta(n) for n in range(50)])  # one burst, far more than the client's queue
         async for event in sse_events(response):  # ends when the mirror closes the stream
@@ -226,7 +227,7 @@ async def test_many_clients_one_bus_reader(start_mirror: Start, bus: MemoryEvent
     opened = 0
     all_open = asyncio.Event()
 
-    async def one() -> list[SSEEvent]:
+    async def one() -> list[SseEvent]:
         async def count_open() -> None:
             nonlocal opened
             opened += 1
