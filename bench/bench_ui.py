@@ -14,7 +14,9 @@ about ``--seconds`` (one turn first, for history).  Figures (issue 10's targets 
 - ``reload_ms``: navigation start of a reload after the turns → every tile idle with its token count
   shown [≤ 1500];
 - ``page_busy_share``: the page's main-thread task time (Chromium's ``TaskDuration``) over the wall time
-  while every node streams — what the page itself costs, whatever else runs.
+  while every node streams (on a loaded machine a task's time includes waiting for a core);
+- ``browser_cores`` / ``stack_cores``: CPU time (user + system) over wall time while every node
+  streams, of Chromium's processes and of `codeswarm up` with the node programs.
 
 The nodes share the machine's cores with the services and the browser: on a small machine the frame
 figures measure all of that together.  ``--stack-nice N`` runs `codeswarm up` and the node programs it
@@ -123,6 +125,35 @@ def renice(pid: int, niceness: int) -> None:
         os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
 
 
+def cpu_seconds_by_tree(stack_pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) so far of this process's descendants: (the browser's, the stack's),
+    the stack being ``stack_pid`` and what it started."""
+    parents: dict[int, int] = {}
+    seconds: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended meanwhile
+        parents[int(entry.name)] = int(fields[1])
+        seconds[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    browser = stack = 0.0
+    for pid, spent in seconds.items():
+        ancestor, under_stack = pid, False
+        while ancestor not in (0, 1, os.getpid()):
+            under_stack = under_stack or ancestor == stack_pid
+            ancestor = parents.get(ancestor, 0)
+        if ancestor == os.getpid():
+            if under_stack:
+                stack += spent
+            else:
+                browser += spent
+    return browser, stack
+
+
 def task_seconds(cdp: CDPSession) -> float:
     """The page's main-thread task time so far (Chromium's Performance domain)."""
     metrics = cdp.send("Performance.getMetrics")["metrics"]
@@ -159,6 +190,7 @@ def measure(stack: EmbeddedProcess, page: Page, nodes: int, deltas_per_s: float,
     cdp = page.context.new_cdp_session(page)
     cdp.send("Performance.enable")
     busy_before = task_seconds(cdp)
+    cpu_before = cpu_seconds_by_tree(stack.process.pid)
     page.evaluate("window.__bench.recording = true")
     started = time.monotonic()
     inject_all(stack.mirror_url, swarm_id, "stream")
@@ -166,6 +198,8 @@ def measure(stack: EmbeddedProcess, page: Page, nodes: int, deltas_per_s: float,
     streamed_s = time.monotonic() - started
     page.evaluate("window.__bench.recording = false")
     busy_share = (task_seconds(cdp) - busy_before) / streamed_s
+    browser_after, stack_after = cpu_seconds_by_tree(stack.process.pid)
+    browser_cpu, stack_cpu = browser_after - cpu_before[0], stack_after - cpu_before[1]
     recorded = page.evaluate("window.__bench")
     cut_after = cut_offs(stack.mirror_url)
 
@@ -191,6 +225,8 @@ def measure(stack: EmbeddedProcess, page: Page, nodes: int, deltas_per_s: float,
         "connection_left_live": sum(state != "live" for state in recorded["connection"]),
         "reload_ms": round(reload_ms),
         "page_busy_share": round(busy_share, 3),
+        "browser_cores": round(browser_cpu / streamed_s, 3),
+        "stack_cores": round(stack_cpu / streamed_s, 3),
     }
 
 
