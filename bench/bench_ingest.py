@@ -32,7 +32,8 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(ROOT))
 
 from bench import bench_router  # noqa: E402
-from router.ingest import LOCAL_CLUSTER, Ingest, OutboxLines  # noqa: E402
+from router.ingest import LOCAL_CLUSTER, Ingest  # noqa: E402
+from router.providers.base import OutboxLines  # noqa: E402
 from tests.support.servers import ensure_postgres, ensure_redis  # noqa: E402
 
 

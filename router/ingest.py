@@ -20,7 +20,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
@@ -33,6 +32,7 @@ from router.ingest_nodes import LOCAL_CLUSTER, NodeKey, TrackedNode, lock_order,
 from router.ingest_records import Record, new_records
 from router.metrics import RouterMetrics
 from router.pricing import Pricing
+from router.providers.base import OutboxLines
 from router.store.database import Database
 from router.store.swarms import aware
 from router.store.tables import NodeRow
@@ -45,7 +45,6 @@ __all__ = [
     "LOCAL_CLUSTER",
     "Ingest",
     "NodeKey",
-    "OutboxLines",
     "TrackedNode",
     "lock_order",
     "node_cursor",
@@ -53,17 +52,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class OutboxLines:
-    """Complete lines read from one node's outbox: they span [start_offset, end_offset) of the file."""
-
-    job_id: str
-    node_id: int
-    lines: list[bytes]
-    end_offset: int
-    start_offset: int
 
 
 async def _no_exit_hook(_session: AsyncSession, _swarm_id: str) -> None:

@@ -14,10 +14,21 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from router.ingest import OutboxLines
 from router.retention_paths import job_paths
 from services.protocol.views import LaunchField
 from services.waiting import wait_event
+
+
+@dataclass(slots=True)
+class OutboxLines:
+    """Complete lines read from one node's outbox: they span [start_offset, end_offset) of the file."""
+
+    job_id: str
+    node_id: int
+    lines: list[bytes]
+    end_offset: int
+    start_offset: int
+
 
 LinesSink = Callable[[Sequence[OutboxLines]], Awaitable[None]]
 Progress = Callable[[str, str], Awaitable[None]]  # (phase, message)

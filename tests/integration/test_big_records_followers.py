@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from router.ingest import OutboxLines
+from router.providers.base import OutboxLines
 from router.providers.local.outbox_poller import POLL_BYTES, LocalOutboxFollower
 from router.translate import translate_record
 from services.node.outbox import encode_record

@@ -13,9 +13,10 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.ingest import Ingest, OutboxLines
+from router.ingest import Ingest
 from router.ingest_batch import PUBLISH_SLICE, Publication, node_cursor
 from router.ingest_nodes import TrackedNode
+from router.providers.base import OutboxLines
 from router.store.database import Database
 from router.store.migrate import upgrade
 from router.store.swarms import create_nodes, nodes_of, now

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from router.ingest import OutboxLines
+from router.providers.base import OutboxLines
 from router.providers.local import outbox_poller as module
 from router.providers.local.outbox_poller import LocalOutboxFollower
 from services.node.records import outbox_path

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import pytest
 
-from router.ingest import OutboxLines
+from router.providers.base import OutboxLines
 from router.providers.slurm.follower_channel import RemoteFollower, _Chunk
 from services.node.records import outbox_path
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from router.ingest import OutboxLines
-from router.providers.base import LinesSink
+from router.providers.base import LinesSink, OutboxLines
 from services.node.outbox_lines import OutboxFile
 from services.node.records import outbox_path
 

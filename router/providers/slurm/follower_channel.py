@@ -20,8 +20,7 @@ from typing import Any
 
 import paramiko
 
-from router.ingest import OutboxLines
-from router.providers.base import LinesSink
+from router.providers.base import LinesSink, OutboxLines
 from router.ssh.connection import SshConnection
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from router.authority import Authority
-from router.ingest import Ingest, OutboxLines
+from router.ingest import Ingest
+from router.providers.base import OutboxLines
 from router.store.database import Database
 from router.store.migrate import upgrade
 from router.store.swarms import create_nodes, nodes_of, now
