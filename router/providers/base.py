@@ -151,10 +151,6 @@ class Provider(ABC):
         recorded, so exit records are read first)."""
 
     @abstractmethod
-    def rewind(self, job_id: str, node_id: int, offset: int) -> None:
-        """Read this node's outbox again from offset (after a failed ingest)."""
-
-    @abstractmethod
     async def archive(self, job_id: str, node_count: int, dest: Path) -> Path:
         """Pack the job's workspaces into dest (a .tar.gz) and return it."""
 

@@ -54,9 +54,6 @@ class SlurmProvider(Provider):
         if self.cluster.follower is not None:
             self.cluster.follower.unfollow(job_id)
 
-    def rewind(self, job_id: str, node_id: int, offset: int) -> None:
-        self._follower().rewind(job_id, node_id, offset)
-
     async def drain(self, job_id: str) -> None:
         await self._follower().drain(job_id)
 
