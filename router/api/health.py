@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import func, select
 
-from router.api.deps import core
-from router.core import RouterCore
-from router.store.tables import SwarmRow
+from router.api.deps import BusDep, DbDep, MetricsDep
+from router.store.swarms import swarm_counts_by_status
 from services.metrics import TEXT_FORMAT, exposition
 
 # /healthz answers without a token (liveness probes); everything else here is guarded.
@@ -22,8 +20,8 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(core: RouterCore = Depends(core)) -> JSONResponse:
-    checks = {"database": await core.db.ping(), "bus": await core.bus.ping()}
+async def readyz(db: DbDep, bus: BusDep) -> JSONResponse:
+    checks = {"database": await db.ping(), "bus": await bus.ping()}
     ready = all(checks.values())
     return JSONResponse(
         {
@@ -35,9 +33,8 @@ async def readyz(core: RouterCore = Depends(core)) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {TEXT_FORMAT: {}}}})
-async def metrics(core: RouterCore = Depends(core)) -> Response:
+async def metrics(db: DbDep, router_metrics: MetricsDep) -> Response:
     """Prometheus text format (README "Metrics" lists the series)."""
-    async with core.db.transaction() as session:
-        by_status = (await session.execute(select(SwarmRow.status, func.count()).group_by(SwarmRow.status))).all()
-    core.metrics.swarms_by_status = {str(status): int(count) for status, count in by_status}
-    return exposition(core.metrics.registry)
+    async with db.transaction() as session:
+        router_metrics.swarms_by_status = await swarm_counts_by_status(session)
+    return exposition(router_metrics.registry)

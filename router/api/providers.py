@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from router.api.deps import core
-from router.core import RouterCore
+from router.api.deps import ProvidersDep
 from router.runtime_params import runtime_fields
 from services.protocol.openapi import error_responses
 from services.protocol.views import ProviderList, ProviderView
@@ -14,7 +13,7 @@ router = APIRouter(prefix="/v1/providers", tags=["providers"], responses=error_r
 
 
 @router.get("", response_model=ProviderList, operation_id="listProviders")
-async def list_providers(core: RouterCore = Depends(core)) -> ProviderList:
+async def list_providers(providers: ProvidersDep) -> ProviderList:
     return ProviderList(
         providers=[
             ProviderView(
@@ -27,6 +26,6 @@ async def list_providers(core: RouterCore = Depends(core)) -> ProviderList:
                 launch_fields=list(p.config.launch_fields),
                 runtime_fields=runtime_fields(p.config),
             )
-            for p in core.providers.values()
+            for p in providers.values()
         ]
     )

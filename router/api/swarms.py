@@ -5,16 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Header
 from fastapi.responses import FileResponse
-from sqlalchemy import select
 
-from router.api.deps import core
-from router.core import RouterCore
+from router.api.deps import AuthorityDep, DbDep
 from router.errors import Conflict, NotFound
 from router.row_views import approval_view, swarm_view, turn_view
+from router.store.approvals import swarm_approvals
 from router.store.swarms import nodes_of, visible_swarms
-from router.store.tables import ApprovalRow, CommandRow, TurnRow
+from router.store.turns import node_turns
 from services.protocol import ApprovalRequest, InjectRequest, InterruptRequest, LaunchRequest, TerminateRequest
 from services.protocol.openapi import ARCHIVE, error_responses
 from services.protocol.views import (
@@ -30,7 +29,6 @@ from services.protocol.views import (
 )
 
 router = APIRouter(prefix="/v1/swarms", tags=["swarms"], responses=error_responses(401, 421))
-Core = Annotated[RouterCore, Depends(core)]
 
 
 @router.post(
@@ -42,26 +40,26 @@ Core = Annotated[RouterCore, Depends(core)]
 )
 async def launch(
     body: LaunchRequest,
-    core: Core,
+    authority: AuthorityDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> LaunchAccepted:
     """Launch a swarm; answers at once, the launch continues in the background (watch the events).
     An empty Idempotency-Key is no key."""
-    return await core.authority.launch(body, (idempotency_key or "").strip() or None)
+    return await authority.launch(body, (idempotency_key or "").strip() or None)
 
 
 @router.get("", response_model=SwarmList, operation_id="listSwarms")
-async def list_swarms(core: Core) -> SwarmList:
-    async with core.db.transaction() as session:
+async def list_swarms(db: DbDep) -> SwarmList:
+    async with db.transaction() as session:
         swarms = await visible_swarms(session)
         nodes = await nodes_of(session, [s.swarm_id for s in swarms])
     return SwarmList(swarms=[swarm_view(s, nodes[s.swarm_id]) for s in swarms])
 
 
 @router.get("/{swarm_id}", response_model=SwarmView, operation_id="getSwarm", responses=error_responses(404, 422))
-async def get_swarm(swarm_id: str, core: Core) -> SwarmView:
-    async with core.db.transaction() as session:
-        swarm = await core.authority.readable(session, swarm_id)
+async def get_swarm(swarm_id: str, db: DbDep, authority: AuthorityDep) -> SwarmView:
+    async with db.transaction() as session:
+        swarm = await authority.readable(session, swarm_id)
         nodes = await nodes_of(session, [swarm_id])
     return swarm_view(swarm, nodes[swarm_id])
 
@@ -73,8 +71,8 @@ async def get_swarm(swarm_id: str, core: Core) -> SwarmView:
     operation_id="injectPrompt",
     responses=error_responses(404, 409, 413, 422),
 )
-async def inject(swarm_id: str, body: InjectRequest, core: Core) -> InjectAccepted:
-    return await core.authority.inject(swarm_id, body)
+async def inject(swarm_id: str, body: InjectRequest, authority: AuthorityDep) -> InjectAccepted:
+    return await authority.inject(swarm_id, body)
 
 
 @router.post(
@@ -84,8 +82,8 @@ async def inject(swarm_id: str, body: InjectRequest, core: Core) -> InjectAccept
     operation_id="terminateSwarm",
     responses=error_responses(404, 413, 422),
 )
-async def terminate(swarm_id: str, core: Core, body: TerminateRequest | None = None) -> TerminateAccepted:
-    return await core.authority.terminate(swarm_id, body or TerminateRequest())
+async def terminate(swarm_id: str, authority: AuthorityDep, body: TerminateRequest | None = None) -> TerminateAccepted:
+    return await authority.terminate(swarm_id, body or TerminateRequest())
 
 
 @router.post(
@@ -95,9 +93,9 @@ async def terminate(swarm_id: str, core: Core, body: TerminateRequest | None = N
     operation_id="interruptTurns",
     responses=error_responses(404, 409, 413, 422, 503),
 )
-async def interrupt(swarm_id: str, body: InterruptRequest, core: Core) -> InterruptAccepted:
+async def interrupt(swarm_id: str, body: InterruptRequest, authority: AuthorityDep) -> InterruptAccepted:
     """End the running turn of each named node (`turn/interrupt`); it completes with status interrupted."""
-    return await core.authority.interrupt(swarm_id, body)
+    return await authority.interrupt(swarm_id, body)
 
 
 @router.post(
@@ -107,10 +105,10 @@ async def interrupt(swarm_id: str, body: InterruptRequest, core: Core) -> Interr
     operation_id="answerApproval",
     responses=error_responses(404, 409, 413, 422, 503),
 )
-async def approve(swarm_id: str, call_id: str, body: ApprovalRequest, core: Core) -> Accepted:
+async def approve(swarm_id: str, call_id: str, body: ApprovalRequest, authority: AuthorityDep) -> Accepted:
     """Answer an agent's approval request with one of its available_decisions (422 lists them; 404 for an
     unknown call, 409 for one already answered)."""
-    return Accepted(request_id=await core.authority.approve(swarm_id, call_id, body))
+    return Accepted(request_id=await authority.approve(swarm_id, call_id, body))
 
 
 @router.get(
@@ -119,14 +117,11 @@ async def approve(swarm_id: str, call_id: str, body: ApprovalRequest, core: Core
     operation_id="listApprovals",
     responses=error_responses(404, 422),
 )
-async def approvals(swarm_id: str, core: Core, pending: bool = True) -> ApprovalList:
+async def approvals(swarm_id: str, db: DbDep, authority: AuthorityDep, pending: bool = True) -> ApprovalList:
     """The swarm's approval requests, oldest first: only those waiting for an answer unless pending=false."""
-    async with core.db.transaction() as session:
-        await core.authority.visible(session, swarm_id)
-        query = select(ApprovalRow).where(ApprovalRow.swarm_id == swarm_id)
-        if pending:
-            query = query.where(ApprovalRow.status == "pending")
-        rows = (await session.scalars(query.order_by(ApprovalRow.created_at, ApprovalRow.node_id))).all()
+    async with db.transaction() as session:
+        await authority.visible(session, swarm_id)
+        rows = await swarm_approvals(session, swarm_id, pending_only=pending)
     return ApprovalList(approvals=[approval_view(row) for row in rows])
 
 
@@ -136,41 +131,13 @@ async def approvals(swarm_id: str, core: Core, pending: bool = True) -> Approval
     operation_id="listTurns",
     responses=error_responses(404, 422),
 )
-async def turns(swarm_id: str, node_id: int, core: Core) -> TurnList:
+async def turns(swarm_id: str, node_id: int, db: DbDep, authority: AuthorityDep) -> TurnList:
     """The durable transcript of one node: every turn's completed items, oldest first."""
-    async with core.db.transaction() as session:
-        swarm = await core.authority.visible(session, swarm_id)
-        core.authority.check_node(swarm, node_id)
-        turn_rows = (
-            await session.scalars(
-                select(TurnRow)
-                .where(TurnRow.swarm_id == swarm_id, TurnRow.node_id == node_id)
-                .order_by(TurnRow.started_at.is_(None), TurnRow.started_at)
-            )
-        ).all()
-        command_rows = (
-            await session.scalars(
-                select(CommandRow)
-                .where(CommandRow.swarm_id == swarm_id, CommandRow.node_id == node_id)
-                .order_by(CommandRow.seq)
-            )
-        ).all()
-        approval_rows = (
-            await session.scalars(
-                select(ApprovalRow)
-                .where(ApprovalRow.swarm_id == swarm_id, ApprovalRow.node_id == node_id)
-                .order_by(ApprovalRow.created_at)
-            )
-        ).all()
-    by_turn: dict[str | None, list[CommandRow]] = {}
-    for command in command_rows:
-        by_turn.setdefault(command.injection_id, []).append(command)
-    approvals: dict[str | None, list[ApprovalRow]] = {}
-    for approval in approval_rows:
-        approvals.setdefault(approval.injection_id, []).append(approval)
-    return TurnList(
-        turns=[turn_view(t, by_turn.get(t.injection_id, []), approvals.get(t.injection_id, [])) for t in turn_rows]
-    )
+    async with db.transaction() as session:
+        swarm = await authority.visible(session, swarm_id)
+        authority.check_node(swarm, node_id)
+        transcript = await node_turns(session, swarm_id, node_id)
+    return TurnList(turns=[turn_view(t.turn, t.commands, t.approvals) for t in transcript])
 
 
 @router.get(
@@ -182,10 +149,10 @@ async def turns(swarm_id: str, node_id: int, core: Core) -> TurnList:
         **error_responses(404, 409, 422),
     },
 )
-async def archive(swarm_id: str, core: Core) -> FileResponse:
+async def archive(swarm_id: str, db: DbDep, authority: AuthorityDep) -> FileResponse:
     """The node workspaces as a tar.gz, once a terminate with download_workspaces has archived them."""
-    async with core.db.transaction() as session:
-        swarm = await core.authority.visible(session, swarm_id)
+    async with db.transaction() as session:
+        swarm = await authority.visible(session, swarm_id)
     if not swarm.archive_path or not Path(swarm.archive_path).is_file():
         if swarm.download_workspaces:
             raise Conflict(f"the archive of swarm {swarm_id} is not ready yet; wait for workspace_archive_ready")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.tables import NodeRow, SwarmRow
@@ -51,6 +51,11 @@ async def visible_swarms(session: AsyncSession) -> Sequence[SwarmRow]:
         select(SwarmRow).where(SwarmRow.status.not_in([str(s) for s in HIDDEN_STATUSES])).order_by(SwarmRow.created_at)
     )
     return rows.all()
+
+
+async def swarm_counts_by_status(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(SwarmRow.status, func.count()).group_by(SwarmRow.status))
+    return {str(status): int(count) for status, count in rows.all()}
 
 
 async def swarms_in(session: AsyncSession, statuses: Sequence[str]) -> Sequence[SwarmRow]:
