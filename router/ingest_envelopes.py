@@ -16,10 +16,15 @@ from router.ingest_records import Record
 from services.node.records import KIND_RUNTIME
 from services.protocol import EventName, make_envelope, utc_timestamp
 
+# A translated text field longer than this means the runtime's message repeats it: ``raw`` is left out
+# and ``raw_omitted`` says why, so a big command output or answer is sent once, not twice.
+RAW_REPEAT_LIMIT = 65_536  # characters
+
 
 def record_envelope(node: TrackedNode, record: Record, event: EventName, fields: dict[str, Any]) -> bytes:
     """An event of the node's record, encoded: who wrote it, the record's seq, the translated fields,
-    and the runtime's own message under ``raw``."""
+    and the runtime's own message under ``raw`` (unless a field already holds its bulk, see
+    ``RAW_REPEAT_LIMIT``)."""
     data = {
         "swarm_id": node.swarm_id,
         "job_id": node.job_id,
@@ -29,8 +34,16 @@ def record_envelope(node: TrackedNode, record: Record, event: EventName, fields:
         **fields,
     }
     if record.kind == KIND_RUNTIME:
-        data["raw"] = record.payload
+        repeated = next((name for name, value in fields.items() if _long_text(value)), None)
+        if repeated is None:
+            data["raw"] = record.payload
+        else:
+            data["raw_omitted"] = f"the runtime's message repeats {repeated} (over {RAW_REPEAT_LIMIT:,} characters)"
     return orjson.dumps(make_envelope(event, data, record.timestamp))
+
+
+def _long_text(value: Any) -> bool:
+    return isinstance(value, str) and len(value) > RAW_REPEAT_LIMIT
 
 
 def node_status_event(node: TrackedNode) -> dict[str, Any]:

@@ -42,6 +42,11 @@ class RecordEventData(NodeEventData):
     injection_id: str | None = Field(None, description="The prompt whose turn this belongs to, if any.")
     seq: int = Field(ge=0, description="The record's sequence number in the node's outbox.")
     raw: Json | None = Field(None, description="The agent runtime's own message, unchanged.")
+    raw_omitted: str | None = Field(
+        None,
+        description="Set instead of `raw` when a field of this event already holds the bulk of the runtime's "
+        "message (a text over 65,536 characters, such as a big command output): it says which field.",
+    )
 
 
 # -- execution -------------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ async def test_a_50_mb_output_completes_its_turn_capped_and_the_node_goes_on(
         assert completed["exit_code"] == 0 and completed["truncated"] is True
         assert completed["output_chars"] == WRITTEN
         assert completed["output"] == "y\n" * (OUTPUT_CAP // 2) + node_note
+        assert "raw" not in completed, "the output goes once, not a second time inside the runtime's message"
+        assert "output" in completed["raw_omitted"]
         streamed = "".join(d["delta"] for d in bus.events("command_output_delta", injection_id=big))
         assert streamed == completed["output"]
         (turn_end,) = bus.events("turn_complete", injection_id=big)
@@ -60,4 +62,5 @@ async def test_a_50_mb_output_completes_its_turn_capped_and_the_node_goes_on(
         after = await inject(client, swarm_id, "$ echo after")
         later = await turn_completed(bus, after, 30)
         assert later["output"] == "after\n" and later["truncated"] is False
+        assert later["raw"] and "raw_omitted" not in later, "a small output keeps the runtime's message"
         await wait_swarm(client, swarm_id, all_idle, 10)

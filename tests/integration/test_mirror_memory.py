@@ -26,8 +26,8 @@ from tests.support.servers import wait_until_async
 CLIENTS = 100
 RSS_BOUND = 500 << 20  # the documented bound (issue 8's goal)
 HEALTHZ_MEDIAN_S = 0.1  # the goal, for the typical answer
-HEALTHZ_MAX_S = 2.5  # generous for 2 shared cores: the command's completed event (a quarter MiB of output,
-# twice: the data and the raw item) reaching 100 clients has held one answer for 0.5-1.3 s; no stall
+HEALTHZ_MAX_S = 2.5  # generous for 2 shared cores: while the 100 clients of this process parse the command's
+# quarter MiB of output, one answer has waited 0.2-0.6 s for a core (the mirror itself is mostly idle then)
 PROBE_S = 0.05
 
 
