@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mirror import api_commands, api_focused_stream, api_health, api_live, api_session, api_stream
+from mirror.api import commands, focused_stream, health, live, session, stream
 from mirror.core import MirrorCore
 from mirror.limits import DeclaredSizeLimit, too_large
 from services.api_docs import add_offline_docs
@@ -79,11 +79,11 @@ def create_app(
     )
     app.add_middleware(HostOriginCheck, settings=settings)  # added last: the outermost check
     guarded = [Depends(require_token(settings))]
-    app.include_router(api_health.open_router)
-    app.include_router(api_session.open_router)  # logout needs no token: it ends the cookie's own session
-    for streams in (api_stream.stream_router, api_focused_stream.router):  # the routes that take the cookie
+    app.include_router(health.open_router)
+    app.include_router(session.open_router)  # logout needs no token: it ends the cookie's own session
+    for streams in (stream.stream_router, focused_stream.router):  # the routes that take the cookie
         app.include_router(streams, dependencies=[Depends(require_token(settings, sessions=sessions))])
-    for routes in (api_health.router, api_stream.router, api_live.router, api_session.router, api_commands.router):
+    for routes in (health.router, stream.router, live.router, session.router, commands.router):
         # max_body_size: streamed (chunked) bodies are counted as they arrive; 413 through http_error
         app.include_router(
             routes, dependencies=guarded, max_body_size=settings.max_body_bytes, responses=error_responses(401, 421)

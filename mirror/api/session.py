@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from mirror.deps import Core, Sessions
+from mirror.api.deps import Core, Sessions
 from services.auth import auth_is_off
 from services.sessions import SESSION_COOKIE, is_https
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 
-from mirror.deps import Core
+from mirror.api.deps import Core
 from mirror.stream import ClientStream, resume_id
 from services.protocol.catalogue import catalogue_schema
 from services.protocol.mirror_views import MirrorState

@@ -8,7 +8,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, HTTPException, Path, Response
 
-from mirror.deps import Core
+from mirror.api.deps import Core
 from services.protocol.mirror_views import LiveSwarm
 from services.protocol.openapi import error_responses
 

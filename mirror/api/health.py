@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from mirror.deps import Core
+from mirror.api.deps import Core
 from services.metrics import TEXT_FORMAT, exposition
 from services.protocol import utc_timestamp
 

@@ -14,8 +14,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 
-from mirror.api_stream import EVENT_STREAM, EVENTS_SCHEMA_PATH
-from mirror.deps import Core
+from mirror.api.deps import Core
+from mirror.api.stream import EVENT_STREAM, EVENTS_SCHEMA_PATH
 from mirror.items import StreamItem
 from mirror.stream import ClientStream, resume_id
 from mirror.subscriber import QueueLimit, Subscriber

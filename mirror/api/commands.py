@@ -15,7 +15,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from mirror.deps import Core
+from mirror.api.deps import Core
 from mirror.router_client import RouterUnavailable
 from services.protocol import ApprovalRequest, InjectRequest, InterruptRequest, LaunchRequest, TerminateRequest
 from services.protocol.mirror_views import RequestRecord
