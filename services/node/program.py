@@ -3,7 +3,7 @@
 Threads: the main thread tails the inbox and handles signals; a worker thread runs turns one at a
 time; a heartbeat thread writes heartbeats.  Every outbox write goes through the `Outbox` lock.
 Signal handlers only set a flag (they run between bytecodes of the main thread, so they must not take
-locks); the main loop notices it within one poll interval.
+locks); the main loop notices it within one poll interval (IDLE_POLL_S at most).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 from services.node.cli import NodeOptions
 from services.node.errors import ConfigError
 from services.node.inbox import InboxReader, parse_inbox_line, quote_line
+from services.node.inbox_wait import InboxWait
 from services.node.injections import InjectionQueue
 from services.node.messages import Approval, BadLine, Interrupt
 from services.node.outbox import Outbox
@@ -40,7 +41,8 @@ from services.node.records import (
 from services.node.runtimes import Runtime
 from services.node.startup import make_directories, prepare_runtime
 
-POLL_S = 0.005  # inbox poll interval
+POLL_S = 0.005  # inbox poll interval of a busy node (and of an idle one that a local write wakes)
+IDLE_POLL_S = 0.1  # an idle node's polls space out to this (services/node/inbox_wait.py)
 SHUTDOWN_GRACE_S = 5.0  # how long a stopping turn may take to write its last messages
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -94,7 +96,9 @@ class NodeProgram:
         # A restarted node re-reads its inbox: injections it already took (their id is in the outbox) are
         # skipped, queued ones it never started run now; approvals and bad lines from before are stale.
         self._seen = set(self.outbox.previous.injection_ids)
-        inbox = InboxReader(inbox_path(options.base, options.job_id, options.node_id))
+        path = inbox_path(options.base, options.job_id, options.node_id)
+        inbox = InboxReader(path)
+        waiting = InboxWait(path, self.poll_s, IDLE_POLL_S)
         replay_end = inbox.size() if self.outbox.resumed else 0
         self._start_thread("heartbeat", self._beat)
         self._start_thread("turns", self._work)
@@ -107,9 +111,12 @@ class NodeProgram:
                 lines = inbox.read_lines()
                 for raw, end in lines:
                     self._handle(raw, replaying=end <= replay_end)
-                if not lines:
-                    time.sleep(self.poll_s)
+                if lines:
+                    waiting.reset()
+                else:
+                    waiting.wait(busy=runtime.running.is_set() or len(self.queue) > 0)
         finally:
+            waiting.close()
             inbox.close()
 
     # -- inbox ----------------------------------------------------------------------------------------
