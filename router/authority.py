@@ -1,4 +1,6 @@
-"""The lifecycle authority: launch, inject, approve and terminate — the only writer of swarm state."""
+"""The lifecycle authority: launch, inject, approve and terminate.  It applies the lifecycle decisions of
+router/lifecycle.py (which decide every status, reason and health); the supervisor (router/supervisor.py)
+applies the time-driven ones, and ingest (router/ingest.py) writes what the nodes' records say of them."""
 
 from __future__ import annotations
 
@@ -18,7 +20,22 @@ from router.bundle_checks import check_bundle
 from router.errors import Conflict, Invalid, InvalidMany, NotFound, Unavailable
 from router.ids import new_injection_id, new_request_id, new_swarm_id
 from router.ingest import Ingest, TrackedNode, node_status_event
-from router.lifecycle import can_transition, emit, set_health, transition
+from router.ingest_nodes import disbelieve_exit
+from router.lifecycle import (
+    TERMINATED_BY_USER,
+    Decision,
+    JobEnd,
+    emit,
+    on_confirmed_end,
+    on_exit_records,
+    on_job_id_reused,
+    on_job_started,
+    on_launch_abandoned,
+    on_launch_refused,
+    on_terminate,
+    set_health,
+    transition,
+)
 from router.metrics import FAILED, REFUSED, RouterMetrics
 from router.providers.base import (
     JobState,
@@ -75,25 +92,8 @@ INJECTABLE = frozenset({S.PENDING, S.RUNNING})
 APPROVAL_COMMIT_WAIT_S = 2.0
 APPROVAL_COMMIT_POLL_S = 0.02
 FIND_RETRY_MIN_S, FIND_RETRY_MAX_S = 1.0, 30.0  # looking for a job-less terminating swarm's job
-
-
-EXIT_REASON_MAX = 2000  # characters of the nodes' own exit reasons kept in a swarm's reason
 EXIT_CONFIRM_S = 10.0  # how long a node that wrote its exit record may take to be gone from the provider's view
 EXIT_CONFIRM_POLL_S = 0.05
-
-
-def failed_exits(nodes: list[TrackedNode]) -> str | None:
-    """Why the node programs that failed exited, in their own words, nodes with the same words together:
-    `node 0, 1 exited with code 2: codex binary '/x' does not exist ...`.  None when none failed."""
-    groups: dict[tuple[int, str], list[int]] = {}
-    for node in nodes:
-        if node.exit_code:
-            groups.setdefault((node.exit_code, node.exit_reason or "no reason given"), []).append(node.node_id)
-    parts = [
-        f"node {', '.join(map(str, ids))} exited with code {code}: {reason}" for (code, reason), ids in groups.items()
-    ]
-    summary = "; ".join(parts)
-    return summary[: EXIT_REASON_MAX - 1] + "…" if len(summary) > EXIT_REASON_MAX else summary or None
 
 
 class ProviderMissing(Unavailable):
@@ -126,6 +126,7 @@ class Authority:
         providers: dict[str, Provider],
         ingest: Ingest,
         transcript: Transcript,
+        metrics: RouterMetrics,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -136,7 +137,7 @@ class Authority:
         self._delivery_locks: dict[str, asyncio.Lock] = {}
         self._launch_stops: dict[str, asyncio.Event] = {}  # set by a terminate: the launch gives up
         self._confirming: set[str] = set()  # swarms whose nodes' exit records are being checked
-        self.metrics = RouterMetrics()  # the router's own, once wired (router/core.py)
+        self.metrics = metrics
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coroutine, name=name)
@@ -339,7 +340,7 @@ class Authority:
             if exc.maybe_started:  # an sbatch whose answer was lost: look for its job, cancel it
                 self.spawn(self.run_terminate(swarm_id), f"terminate-{swarm_id}")
             else:
-                await self.end_swarm(swarm_id, failed=False, reason="terminated by user")
+                await self.end_swarm(swarm_id, JobEnd(failed=False, reason=TERMINATED_BY_USER))
             return
         except LaunchRejected as exc:
             self.metrics.rejected(swarm.provider, REFUSED)
@@ -370,11 +371,9 @@ class Authority:
                 await assign_job_id(session, swarm_id, job_id)
                 swarm.job_id = job_id
             nodes = (await nodes_of(session, [swarm_id]))[swarm_id]
-            if swarm.status == S.LAUNCHING:
-                if report is not None and report.state is JobState.PENDING:
-                    transition(session, swarm, S.PENDING, report.reason)  # Slurm's reason it waits
-                else:  # running, or already over: the supervisor's probes confirm what comes next
-                    transition(session, swarm, S.RUNNING)
+            started = on_job_started(swarm.status, report)
+            if started is not None:
+                transition(session, swarm, started.target, started.reason)
                 emit(
                     session,
                     swarm,
@@ -403,14 +402,9 @@ class Authority:
             )
         ).all()
         for old in holders:
-            if old.status not in ENDED_STATUSES:
-                transition(
-                    session,
-                    old,
-                    S.FAILED,
-                    f"{swarm.cluster} gave job id {job_id} to swarm {swarm.swarm_id}: this swarm's job is no "
-                    "longer there (was the scheduler reinstalled, or its state cleared?)",
-                )
+            retired = on_job_id_reused(old.status, swarm.cluster, job_id, swarm.swarm_id)
+            if retired is not None:
+                transition(session, old, retired.target, retired.reason)
         await session.flush()
         return list(holders)
 
@@ -443,8 +437,9 @@ class Authority:
         async with self.db.transaction() as session:
             swarm = await get_swarm(session, swarm_id, for_update=True)
             assert swarm is not None
-            if can_transition(swarm.status, S.FAILED):
-                transition(session, swarm, S.FAILED, reason)
+            abandoned = on_launch_abandoned(swarm.status, reason)
+            if abandoned is not None:
+                transition(session, swarm, abandoned.target, abandoned.reason)
             emit(
                 session, swarm, EventName.COMMAND_REJECTED, request_id=swarm.request_id, command="launch", reason=reason
             )
@@ -453,9 +448,9 @@ class Authority:
         async with self.db.transaction() as session:
             swarm = await get_swarm(session, swarm_id, for_update=True)
             assert swarm is not None
-            target = S.REJECTED if can_transition(swarm.status, S.REJECTED) else S.FAILED
-            if can_transition(swarm.status, target):
-                transition(session, swarm, target, reason)
+            refused = on_launch_refused(swarm.status, reason)
+            if refused is not None:
+                transition(session, swarm, refused.target, refused.reason)
             emit(
                 session,
                 swarm,
@@ -473,13 +468,14 @@ class Authority:
             await self.visible(session, swarm_id)
             swarm = await get_swarm(session, swarm_id, for_update=True)
             assert swarm is not None
-            if swarm.status in (S.TERMINATING, *ENDED_STATUSES):
+            terminating = on_terminate(swarm.status)
+            if terminating is None:
                 return TerminateAccepted(
                     request_id=swarm.terminate_request_id or request_id, status=SwarmStatus(swarm.status)
                 )
             swarm.download_workspaces = request.download_workspaces
             swarm.terminate_request_id = request_id
-            transition(session, swarm, S.TERMINATING, "terminated by user", request_id=request_id)
+            transition(session, swarm, terminating.target, terminating.reason, request_id=request_id)
         stop = self._launch_stops.get(swarm_id)
         if stop is not None:  # a launch in flight: it gives up at once and cancels whatever it started
             stop.set()
@@ -494,7 +490,7 @@ class Authority:
         provider = self.provider_of(swarm)
         job_id = swarm.job_id or await self._find_job(swarm_id, provider)
         if job_id is None:
-            await self.end_swarm(swarm_id, failed=False, reason="terminated by user")
+            await self.end_swarm(swarm_id, JobEnd(failed=False, reason=TERMINATED_BY_USER))
             return
         try:
             await provider.terminate(job_id, swarm.node_count)
@@ -504,7 +500,7 @@ class Authority:
             return
         if report.state is JobState.ENDED:
             await provider.drain(job_id)
-            await self.end_swarm(swarm_id, failed=False, reason="terminated by user")
+            await self.end_swarm(swarm_id, JobEnd(failed=False, reason=TERMINATED_BY_USER))
 
     async def _find_job(self, swarm_id: str, provider: Provider) -> str | None:
         """The job of a terminating swarm that never recorded one (its launch was cut short, perhaps by
@@ -526,41 +522,26 @@ class Authority:
                     await assign_job_id(session, swarm_id, job_id)
         return job_id
 
-    async def end_swarm(self, swarm_id: str, failed: bool, reason: str) -> None:
-        """A confirmed end (user terminate, or the backend's record that the job is over).  Once the job
-        is over, the nodes' exit records are consistent with it: when every node wrote one, they say how
-        the swarm ended (a backend that can tell why a job ended keeps its words for a clean end)."""
+    async def end_swarm(self, swarm_id: str, end: JobEnd) -> None:
+        """A confirmed end (user terminate, or the backend's record that the job is over), decided by
+        lifecycle.on_confirmed_end; the workspaces are archived when the terminate asked for them."""
         async with self.db.transaction() as session:
             swarm = await get_swarm(session, swarm_id, for_update=True)
             assert swarm is not None
-            if swarm.status in ENDED_STATUSES or swarm.status in HIDDEN_STATUSES:
+            decision = on_confirmed_end(swarm.status, swarm.reason, end, self._records_outcome(swarm))
+            if decision is None:
                 return
-            outcome = self._records_outcome(swarm)
-            if outcome is not None and swarm.status != S.TERMINATING:
-                target, reason = outcome
-            elif swarm.status == S.TERMINATING:
-                target, reason = S.TERMINATED, swarm.reason or reason
-            else:
-                target = S.FAILED if failed else S.TERMINATED
-            transition(session, swarm, target, reason, request_id=swarm.terminate_request_id)
+            transition(session, swarm, decision.target, decision.reason, request_id=swarm.terminate_request_id)
             archive = swarm.download_workspaces and swarm.job_id is not None
         if archive:
             self.spawn(self.run_archive(swarm_id), f"archive-{swarm_id}")
 
-    def _records_outcome(self, swarm: SwarmRow) -> tuple[SwarmStatus, str] | None:
-        """How the swarm ended by its nodes' exit records, once each node wrote one; None before, and for
-        a clean end where the backend's probe says why the job ended (Slurm's COMPLETED, CANCELLED...)."""
-        nodes = self.ingest.nodes_of(swarm.swarm_id)
-        if len(nodes) < swarm.node_count or any(n.status is not NodeStatus.EXITED for n in nodes):
-            return None
-        failures = failed_exits(nodes)
-        if swarm.status == S.TERMINATING:
-            return S.TERMINATED, swarm.reason or "terminated by user"
-        if failures:
-            return S.FAILED, failures
-        if self.provider_of(swarm).probe_tells_why_jobs_end:
-            return None
-        return S.TERMINATED, "every node program exited"
+    def _records_outcome(self, swarm: SwarmRow) -> Decision | None:
+        """What the nodes' exit records say of the swarm's end (lifecycle.on_exit_records)."""
+        probe_tells_why = self.provider_of(swarm).probe_tells_why_jobs_end
+        return on_exit_records(
+            swarm.status, swarm.reason, swarm.node_count, self.ingest.nodes_of(swarm.swarm_id), probe_tells_why
+        )
 
     async def on_exit_records(self, _session: AsyncSession, swarm_id: str) -> None:
         """Ingest hook, inside its transaction: nodes of this swarm wrote exit records.  Any process of
@@ -601,7 +582,7 @@ class Authority:
                 await self._disbelieve_exit(session, swarm, node)
             outcome = self._records_outcome(swarm)
             if outcome is not None:
-                transition(session, swarm, *outcome, request_id=swarm.terminate_request_id)
+                transition(session, swarm, outcome.target, outcome.reason, request_id=swarm.terminate_request_id)
         if outcome is not None and swarm.download_workspaces:
             self.spawn(self.run_archive(swarm_id), f"archive-{swarm_id}")
 
@@ -612,7 +593,7 @@ class Authority:
             f"{EXIT_CONFIRM_S:g}s later: the record is not believed (did another process write it?)"
         )
         log.warning("swarm %s: %s", swarm.swarm_id, message)
-        node.activity, node.exit_code, node.exit_reason = NodeStatus.IDLE, None, None
+        disbelieve_exit(node)
         await session.execute(
             update(NodeRow)
             .where(NodeRow.swarm_id == swarm.swarm_id, NodeRow.node_id == node.node_id)

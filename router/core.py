@@ -13,6 +13,7 @@ from router.metrics import RouterMetrics
 from router.providers.base import Provider
 from router.providers.registry import load_pricing, load_providers
 from router.relay import OutboxRelay
+from router.retention import Retention
 from router.store.database import Database
 from router.store.migrate import upgrade
 from router.supervisor import Supervisor
@@ -61,14 +62,14 @@ async def start_router(settings: Settings, bus: EventBus | None = None) -> Route
     bus = bus if bus is not None else make_bus(settings)
     providers = load_providers(settings)
     transcript = Transcript(settings.command_output_cap)
+    metrics = RouterMetrics(settings.metrics)
     relay = OutboxRelay(db, bus)
     db.on_events_committed = relay.committed
     ingest = Ingest(db, bus, transcript, load_pricing(settings))
-    authority = Authority(settings, db, providers, ingest, transcript)
+    authority = Authority(settings, db, providers, ingest, transcript, metrics)
     ingest.on_exit_records = authority.on_exit_records
-    supervisor = Supervisor(authority)
-    metrics = RouterMetrics(settings.metrics)
-    db.metrics = ingest.metrics = relay.metrics = authority.metrics = metrics
+    supervisor = Supervisor(settings, db, providers, ingest, bus, authority, Retention(authority), metrics)
+    db.metrics = ingest.metrics = relay.metrics = metrics
     core = RouterCore(settings, db, bus, providers, ingest, authority, relay, supervisor, owns_bus, metrics)
     metrics.watch(core)
     await relay.relay_pending()

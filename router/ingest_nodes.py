@@ -2,12 +2,14 @@
 
 What a node is doing (starting, idle, busy, exited), when it was last heard from, its pid and its exit
 come from the node's own records; ingest changes them only through ``observe_record`` and
-``observe_event``.  The seqs and the offset say how far the node's records are on the bus and in the
-database (kept by router/ingest_batch.py and router/ingest.py).
+``observe_event``, the supervisor through ``mark_stale``, the authority through ``disbelieve_exit``.
+The seqs and the offset say how far the node's records are on the bus and in the database (kept by
+router/ingest_batch.py and router/ingest.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,3 +76,25 @@ def observe_event(node: TrackedNode, event: EventName) -> None:
     activity = activity_after(event)
     if activity is not None and node.activity is not NodeStatus.EXITED:
         node.activity = activity
+
+
+def stale_nodes(nodes: Iterable[TrackedNode], limit: float) -> list[TrackedNode]:
+    """The live nodes (idle or busy, not yet stale) last heard from before limit (a Unix time)."""
+    return [
+        node
+        for node in nodes
+        if not node.stale
+        and node.activity in (NodeStatus.IDLE, NodeStatus.BUSY)
+        and node.last_seen is not None
+        and node.last_seen < limit
+    ]
+
+
+def mark_stale(node: TrackedNode) -> None:
+    """The node missed its heartbeats: a health signal (its status reads stale until it is heard from)."""
+    node.stale = True
+
+
+def disbelieve_exit(node: TrackedNode) -> None:
+    """The node's exit record is not believed (its process still runs): it counts as running again."""
+    node.activity, node.exit_code, node.exit_reason = NodeStatus.IDLE, None, None

@@ -2,7 +2,8 @@
 retention of removed swarms' files (router/retention.py).
 
 A probe is weak signal: an error or an inconclusive answer only sets health to `unknown`; only a
-confirmed end (the backend's record, or the nodes' own exit records) ends a swarm.
+confirmed end (the backend's record, or the nodes' own exit records) ends a swarm.  What each probe
+report, the launch timeout and the TTL mean is decided in router/lifecycle.py; this module applies it.
 """
 
 from __future__ import annotations
@@ -11,32 +12,49 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from datetime import timedelta
 
 from sqlalchemy import update
 
 from router.authority import Authority
-from router.ingest import lock_order, node_status_event
-from router.lifecycle import set_health, set_reason, transition
-from router.metrics import TIMED_OUT
-from router.providers.base import JobState
+from router.ingest import Ingest, lock_order, node_status_event
+from router.ingest_nodes import mark_stale, stale_nodes
+from router.lifecycle import Decision, on_pending_timeout, on_probe_report, on_ttl, set_health, set_reason, transition
+from router.metrics import TIMED_OUT, RouterMetrics
+from router.providers.base import Provider
 from router.retention import Retention, cursors_of
+from router.store.database import Database
 from router.store.outbox import add_event
-from router.store.swarms import aware, get_swarm, now, swarms_in
+from router.store.swarms import get_swarm, now, swarms_in
 from router.store.tables import NodeRow
-from services.protocol import Health, NodeStatus, SwarmStatus
+from services.bus.base import EventBus
+from services.protocol import Health, SwarmStatus
+from services.settings import Settings
 
 log = logging.getLogger(__name__)
 S = SwarmStatus
 
 
 class Supervisor:
-    def __init__(self, authority: Authority) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        providers: dict[str, Provider],
+        ingest: Ingest,
+        bus: EventBus,
+        authority: Authority,
+        retention: Retention,
+        metrics: RouterMetrics,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.providers = providers
+        self.ingest = ingest
+        self.bus = bus
         self.authority = authority
-        self.settings = authority.settings
-        self.db = authority.db
+        self.retention = retention
+        self.metrics = metrics
         self._next_probe = 0.0
-        self.retention = Retention(authority)
 
     async def run(self) -> None:
         tick = min(self.settings.heartbeat_interval_s, self.settings.probe_interval_s, 1.0)
@@ -60,23 +78,16 @@ class Supervisor:
 
     async def mark_stale_nodes(self) -> None:
         limit = time.time() - self.settings.stale_after_missed * self.settings.heartbeat_interval_s
-        stale = [
-            node
-            for node in self.authority.ingest.nodes.values()
-            if not node.stale
-            and node.activity in (NodeStatus.IDLE, NodeStatus.BUSY)
-            and node.last_seen is not None
-            and node.last_seen < limit
-        ]
+        stale = stale_nodes(self.ingest.nodes.values(), limit)
         if not stale:
             return
         async with self.db.transaction() as session:
             for node in sorted(stale, key=lock_order):
-                node.stale = True
+                mark_stale(node)
                 await session.execute(
                     update(NodeRow)
                     .where(NodeRow.swarm_id == node.swarm_id, NodeRow.node_id == node.node_id)
-                    .values(status=str(NodeStatus.STALE))
+                    .values(status=str(node.status))
                 )
                 add_event(session, node_status_event(node))
 
@@ -89,7 +100,7 @@ class Supervisor:
             if swarm.job_id is not None:
                 by_provider[swarm.provider].append(swarm)
         for provider_id, swarms in by_provider.items():
-            provider = self.authority.providers.get(provider_id)
+            provider = self.providers.get(provider_id)
             if provider is None:  # not configured: health says so since start-up; its jobs are left alone
                 continue
             no_answer = f"probe of {provider_id} gave no report"
@@ -99,23 +110,20 @@ class Supervisor:
             except Exception as exc:
                 no_answer = f"probe of {provider_id} failed: {type(exc).__name__}: {exc}"
                 log.warning("%s", no_answer)
-                self.authority.metrics.probe_failures.labels(provider.config.cluster).inc()
+                self.metrics.probe_failures.labels(provider.config.cluster).inc()
                 reports = {}
-            self.authority.metrics.probe_seconds.labels(provider.config.cluster).observe(time.monotonic() - started)
+            self.metrics.probe_seconds.labels(provider.config.cluster).observe(time.monotonic() - started)
             for swarm in swarms:
                 assert swarm.job_id is not None
-                report = reports.get(swarm.job_id)
-                if report is None or report.state is JobState.UNKNOWN:
-                    await self._set_health(swarm.swarm_id, Health.UNKNOWN, report.reason if report else no_answer)
-                    continue
-                await self._set_health(swarm.swarm_id, Health.OK, None)
-                if report.state is JobState.ENDED:
+                verdict = on_probe_report(swarm.status, swarm.reason, reports.get(swarm.job_id), no_answer)
+                await self._set_health(swarm.swarm_id, verdict.health, verdict.health_reason)
+                if verdict.ended is not None:
                     await provider.drain(swarm.job_id)
-                    await self.authority.end_swarm(swarm.swarm_id, report.failed, report.reason or "job ended")
-                elif report.state is JobState.RUNNING and swarm.status == S.PENDING:
-                    await self._transition(swarm.swarm_id, S.PENDING, S.RUNNING, None)
-                elif report.state is JobState.PENDING and report.reason and report.reason != swarm.reason:
-                    await self._pending_reason(swarm.swarm_id, report.reason)
+                    await self.authority.end_swarm(swarm.swarm_id, verdict.ended)
+                elif verdict.change is not None:
+                    await self._transition(swarm.swarm_id, S(swarm.status), verdict.change)
+                elif verdict.pending_reason is not None:
+                    await self._pending_reason(swarm.swarm_id, verdict.pending_reason)
 
     async def _set_health(self, swarm_id: str, health: Health, reason: str | None) -> None:
         async with self.db.transaction() as session:
@@ -123,11 +131,12 @@ class Supervisor:
             if swarm is not None:
                 set_health(session, swarm, health, reason)
 
-    async def _transition(self, swarm_id: str, source: S, target: S, reason: str | None) -> None:
+    async def _transition(self, swarm_id: str, source: S, decision: Decision) -> None:
+        """Apply a decision made on the swarm's status source, if it still has that status."""
         async with self.db.transaction() as session:
             swarm = await get_swarm(session, swarm_id, for_update=True)
             if swarm is not None and swarm.status == source:
-                transition(session, swarm, target, reason)
+                transition(session, swarm, decision.target, decision.reason)
 
     async def _pending_reason(self, swarm_id: str, reason: str) -> None:
         async with self.db.transaction() as session:
@@ -136,13 +145,16 @@ class Supervisor:
                 set_reason(session, swarm, reason)
 
     async def expire_pending(self) -> None:
-        """A launch still pending past its hard timeout is cancelled and fails: nothing stays queued."""
-        deadline = now() - timedelta(seconds=self.settings.launch_timeout_s)
+        """Cancel the jobs of launches pending past the launch timeout; each swarm then fails, saying so."""
+        moment, timeout_s = now(), self.settings.launch_timeout_s
         async with self.db.transaction() as session:
-            pending = [s for s in await swarms_in(session, [S.PENDING]) if aware(s.created_at) < deadline]
+            pending = await swarms_in(session, [S.PENDING])
         for swarm in pending:
+            end = on_pending_timeout(swarm.status, swarm.reason, swarm.created_at, moment, timeout_s)
+            if end is None:
+                continue
             assert swarm.job_id is not None
-            provider = self.authority.providers.get(swarm.provider)
+            provider = self.providers.get(swarm.provider)
             if provider is None:
                 continue
             try:
@@ -150,21 +162,18 @@ class Supervisor:
             except Exception as exc:
                 log.warning("cancelling %s after the launch timeout failed: %s; will retry", swarm.swarm_id, exc)
                 continue
-            self.authority.metrics.rejected(swarm.provider, TIMED_OUT)
-            await self.authority.end_swarm(
-                swarm.swarm_id,
-                failed=True,
-                reason=f"still pending after the launch timeout of {self.settings.launch_timeout_s:g}s "
-                f"({swarm.reason or 'no reason given'}); cancelled",
-            )
+            self.metrics.rejected(swarm.provider, TIMED_OUT)
+            await self.authority.end_swarm(swarm.swarm_id, end)
 
     async def remove_expired(self) -> None:
-        deadline = now() - timedelta(seconds=self.settings.terminated_ttl_s)
+        moment, ttl_s = now(), self.settings.terminated_ttl_s
         async with self.db.transaction() as session:
-            ended = await swarms_in(session, [S.TERMINATED, S.FAILED])
-            expired = [s for s in ended if s.terminated_at is not None and aware(s.terminated_at) <= deadline]
-            for swarm in expired:
-                transition(session, swarm, S.REMOVED)
+            expired = []
+            for swarm in await swarms_in(session, [S.TERMINATED, S.FAILED]):
+                removal = on_ttl(swarm.status, swarm.terminated_at, moment, ttl_s)
+                if removal is not None:
+                    transition(session, swarm, removal.target, removal.reason)
+                    expired.append(swarm)
         for swarm in expired:
             self.authority.forget(swarm)
-            await self.authority.ingest.bus.forget_cursors(cursors_of(swarm))
+            await self.bus.forget_cursors(cursors_of(swarm))

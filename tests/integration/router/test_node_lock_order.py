@@ -13,7 +13,9 @@ import pytest
 
 from router.authority import Authority
 from router.ingest import Ingest
+from router.metrics import RouterMetrics
 from router.providers.base import OutboxLines
+from router.retention import Retention
 from router.store.database import Database
 from router.store.migrate import upgrade
 from router.store.swarms import create_nodes, nodes_of, now
@@ -76,7 +78,9 @@ async def test_ingest_and_the_staleness_sweep_never_deadlock(
             row.status = "idle"
         await ingest.track(swarm_id, f"local-{swarm_id}", rows[swarm_id])
     settings = Settings(home=tmp_path, heartbeat_interval_s=0.5)
-    supervisor = Supervisor(Authority(settings, db, {}, ingest, Transcript(1 << 20)))
+    metrics = RouterMetrics()
+    authority = Authority(settings, db, {}, ingest, Transcript(1 << 20), metrics)
+    supervisor = Supervisor(settings, db, {}, ingest, bus, authority, Retention(authority), metrics)
     try:
         for seq in range(1, ROUNDS + 1):
             # ingest meets the nodes in the reverse of the sweep's order (b, then a)
