@@ -4,8 +4,10 @@ A poll reads at most ``POLL_BYTES`` in all, shared by the files (at least ``FILE
 only to complete one longer line, up to ``RECORD_LIMIT``: a longer one is skipped and reported, see
 services/node/outbox_lines.py), so one ingest batch stays bounded and the event loop is never held by
 one huge read; when a file had more, the next poll comes at once.
-Polls that find nothing space out, up to ``IDLE_POLLS`` times the poll interval, and the first new
-line brings them back.
+Polls that find nothing space out, each twice the last, up to ``IDLE_POLLS`` times the poll interval,
+and the first new line brings them back.  Where the kernel reports writes (inotify on Linux,
+services/node/file_watch.py) a write to a followed file ends an idle wait at once, so a spaced-out
+poll costs no latency; a write from another host to a mounted filesystem is found by the polls.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import asyncio
 import logging
 
 from router.providers.base import LinesSink, OutboxLines
+from services.node.file_watch import FileWatch
 from services.node.outbox_lines import OutboxFile
 from services.node.records import outbox_path
+from services.waiting import wait_event
 
 log = logging.getLogger(__name__)
 
 POLL_BYTES = 2 << 20  # all files together, per poll
 FILE_BYTES = 64 << 10  # the least read of a file per poll
-IDLE_POLLS = 5  # an idle follower polls at most this many poll intervals apart
+IDLE_POLLS = 20  # an idle follower polls at most this many poll intervals apart
 
 
 class LocalOutboxFollower:
@@ -34,14 +38,24 @@ class LocalOutboxFollower:
         self._reading = asyncio.Lock()
         self._more = False  # the last read left complete lines behind
         self._found = False  # the last read found lines
+        self._watch = FileWatch()
+        self._watched: dict[tuple[str, int], int] = {}  # followed file → its inotify watch
+        self._written = asyncio.Event()  # a followed file was written since the last wait
 
     def follow(self, job_id: str, offsets: dict[int, int]) -> None:
         for node_id, offset in offsets.items():
-            self.files[(job_id, node_id)] = OutboxFile(outbox_path(self.base, job_id, node_id), offset)
+            path = outbox_path(self.base, job_id, node_id)
+            self.files[(job_id, node_id)] = OutboxFile(path, offset)
+            wd = self._watch.add(path)
+            if wd is not None:
+                self._watched[(job_id, node_id)] = wd
 
     def unfollow(self, job_id: str) -> None:
         for key in [key for key in self.files if key[0] == job_id]:
             self.files.pop(key).close()
+            wd = self._watched.pop(key, None)
+            if wd is not None:
+                self._watch.remove(wd)
 
     def rewind(self, job_id: str, node_id: int, offset: int) -> None:
         followed = self.files.get((job_id, node_id))
@@ -49,7 +63,13 @@ class LocalOutboxFollower:
             followed.offset = offset
 
     def start(self) -> None:
+        if self._watch.fd is not None:
+            asyncio.get_running_loop().add_reader(self._watch.fd, self._on_write)
         self._task = asyncio.create_task(self._run(), name="local-outbox-follower")
+
+    def _on_write(self) -> None:
+        self._watch.drain()
+        self._written.set()
 
     async def stop(self) -> None:
         if self._task:
@@ -57,6 +77,9 @@ class LocalOutboxFollower:
             await asyncio.gather(self._task, return_exceptions=True)
         for job_id in {key[0] for key in self.files}:
             self.unfollow(job_id)
+        if self._watch.fd is not None:
+            asyncio.get_running_loop().remove_reader(self._watch.fd)
+            self._watch.close()
 
     def read_new_lines(self) -> list[OutboxLines]:
         chunks = []
@@ -87,12 +110,16 @@ class LocalOutboxFollower:
             return True
 
     async def _run(self) -> None:
-        idle_polls = 0  # polls in a row that found nothing
+        idle_wait_s = self.poll_s  # how long the next poll that finds nothing waits for a write
         while True:
             if not await self.drain():
                 await asyncio.sleep(self.poll_s * 20)
             elif self._more:
                 await asyncio.sleep(0)  # read on at once, after the rest of the loop had its turn
+            elif self._found:
+                idle_wait_s = self.poll_s
+                await asyncio.sleep(self.poll_s)  # lines come in batches of one poll interval at most
             else:
-                idle_polls = 0 if self._found else idle_polls + 1
-                await asyncio.sleep(self.poll_s * min(1 + idle_polls, IDLE_POLLS))
+                self._written.clear()
+                await wait_event(self._written, idle_wait_s)
+                idle_wait_s = min(2 * idle_wait_s, self.poll_s * IDLE_POLLS)
