@@ -65,11 +65,11 @@ async def start_router(settings: Settings, bus: EventBus | None = None) -> Route
     metrics = RouterMetrics(settings.metrics)
     relay = OutboxRelay(db, bus)
     db.on_events_committed = relay.committed
-    ingest = Ingest(db, bus, transcript, load_pricing(settings))
+    ingest = Ingest(db, bus, transcript, load_pricing(settings), metrics)
     authority = Authority(settings, db, providers, ingest, transcript, metrics)
-    ingest.on_exit_records = authority.on_exit_records
+    ingest.on_exit_records = authority.on_exit_records  # the one hook left: the authority is built on ingest
     supervisor = Supervisor(settings, db, providers, ingest, bus, authority, Retention(authority), metrics)
-    db.metrics = ingest.metrics = relay.metrics = metrics
+    db.metrics = relay.metrics = metrics
     core = RouterCore(settings, db, bus, providers, ingest, authority, relay, supervisor, owns_bus, metrics)
     metrics.watch(core)
     await relay.relay_pending()
