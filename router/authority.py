@@ -31,7 +31,9 @@ from router.lifecycle import (
     on_job_id_reused,
     on_job_started,
     on_launch_abandoned,
+    on_launch_accepted,
     on_launch_refused,
+    on_provider_missing,
     on_terminate,
     set_health,
     transition,
@@ -67,7 +69,6 @@ from services.protocol import (
     HIDDEN_STATUSES,
     ApprovalRequest,
     EventName,
-    Health,
     InjectionStatus,
     InjectRequest,
     InterruptRequest,
@@ -230,8 +231,7 @@ class Authority:
             cluster=provider.config.cluster,
             runtime=runtime,
             node_count=request.nodes,
-            status=str(S.LAUNCHING),
-            health="ok",
+            **on_launch_accepted(),
             provider_params=params,
             runtime_params=runtime_params,
             system_prompt=request.system_prompt,
@@ -597,7 +597,7 @@ class Authority:
         await session.execute(
             update(NodeRow)
             .where(NodeRow.swarm_id == swarm.swarm_id, NodeRow.node_id == node.node_id)
-            .values(status=str(node.status), exit_code=None)
+            .values(status=str(node.status), exit_code=node.exit_code)
         )
         emit(  # seq: the node's last record read by now (the exit record, or one the node wrote since)
             session,
@@ -806,7 +806,7 @@ class Authority:
             nodes = await nodes_of(session, [r.swarm_id for r in rows])
             orphaned = [swarm for swarm in rows if swarm.provider not in self.providers]
             for swarm in orphaned:
-                set_health(session, swarm, Health.UNKNOWN, str(ProviderMissing(swarm.provider, self.providers)))
+                set_health(session, swarm, *on_provider_missing(str(ProviderMissing(swarm.provider, self.providers))))
         for swarm in rows:
             if swarm in orphaned:
                 continue

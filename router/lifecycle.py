@@ -84,6 +84,16 @@ class ProbeVerdict:
     pending_reason: str | None = None
 
 
+def on_launch_accepted() -> dict[str, str]:
+    """A launch accepted: the new swarm's first status and health (launching, healthy)."""
+    return {"status": str(S.LAUNCHING), "health": str(Health.OK)}
+
+
+def on_provider_missing(message: str) -> tuple[Health, str]:
+    """A live swarm whose provider is no longer configured: left alone, its health unknown saying why."""
+    return Health.UNKNOWN, message
+
+
 def on_launch_refused(status: SwarmStatus | str, reason: str) -> Decision | None:
     """The provider refused the launch, or it failed before a job started: rejected while launching,
     failed once past it (a terminate came first), nothing once ended."""

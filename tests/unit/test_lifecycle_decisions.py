@@ -20,9 +20,11 @@ from router.lifecycle import (
     on_job_id_reused,
     on_job_started,
     on_launch_abandoned,
+    on_launch_accepted,
     on_launch_refused,
     on_pending_timeout,
     on_probe_report,
+    on_provider_missing,
     on_terminate,
     on_ttl,
 )
@@ -47,6 +49,17 @@ def node(
         activity=activity,
         exit_code=code if activity is NodeStatus.EXITED else None,
         exit_reason=why,
+    )
+
+
+def test_launch_accepted_starts_launching_and_healthy() -> None:
+    assert on_launch_accepted() == {"status": "launching", "health": "ok"}
+
+
+def test_provider_missing_only_makes_health_unknown() -> None:
+    assert on_provider_missing("provider 'x' is not in the providers file") == (
+        Health.UNKNOWN,
+        "provider 'x' is not in the providers file",
     )
 
 
