@@ -30,6 +30,19 @@ CURSOR = "outbox"
 BATCH = 500
 FORGET_AFTER = 200  # relayed rows are deleted in bulk, off the latency path
 MAX_HANDED_OVER = 10_000  # past this the bus is not keeping up: drop them and read the table instead
+NAME_KEY = '"event":"'  # in an envelope as make_envelope orders it and orjson writes it: before "data"
+
+
+def event_name(envelope: str) -> str:
+    """The event name of an encoded envelope, for the metrics: read off its text, not parsed again
+    (the name sits before the data, so the data is never scanned); parsed only if it is not there."""
+    start = envelope.find(NAME_KEY)
+    data = envelope.find('"data":')
+    if start < 0 or (0 <= data < start):
+        name: str = orjson.loads(envelope)["event"]
+        return name
+    start += len(NAME_KEY)
+    return envelope[start : envelope.index('"', start)]
 
 
 class OutboxRelay:
@@ -121,7 +134,7 @@ class OutboxRelay:
         await self.bus.publish([envelope.encode() for _, envelope in events], cursors={CURSOR: str(last)})
         self._relayed_through = last
         for _, envelope in events:
-            self.metrics.events_published.add(orjson.loads(envelope)["event"])
+            self.metrics.events_published.add(event_name(envelope))
 
     async def run(self) -> None:
         while True:
