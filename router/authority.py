@@ -140,10 +140,12 @@ class Authority:
         self._confirming: set[str] = set()  # swarms whose nodes' exit records are being checked
         self.metrics = metrics
 
-    def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
+    def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run ``coroutine`` in the background, cancelled with the router's other work; a failure is logged."""
         task = asyncio.create_task(coroutine, name=name)
         self.tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)

@@ -68,7 +68,8 @@ async def start_router(settings: Settings, bus: EventBus | None = None) -> Route
     ingest = Ingest(db, bus, transcript, load_pricing(settings), metrics)
     authority = Authority(settings, db, providers, ingest, transcript, metrics)
     ingest.on_exit_records = authority.on_exit_records  # the one hook left: the authority is built on ingest
-    supervisor = Supervisor(settings, db, providers, ingest, bus, authority, Retention(authority), metrics)
+    retention = Retention(settings, db, providers, bus, authority.spawn)
+    supervisor = Supervisor(settings, db, providers, ingest, bus, authority, retention, metrics)
     db.metrics = relay.metrics = metrics
     core = RouterCore(settings, db, bus, providers, ingest, authority, relay, supervisor, owns_bus, metrics)
     metrics.watch(core)

@@ -13,16 +13,17 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from router.authority import Authority
 from router.ingest import node_cursor
 from router.lifecycle import emit
 from router.providers.base import Provider
 from router.retention_files import delete_under
+from router.store.database import Database
 from router.store.swarms import (
     aware,
     get_swarm,
@@ -32,7 +33,9 @@ from router.store.swarms import (
     removed_with_archive,
 )
 from router.store.tables import SwarmRow
+from services.bus.base import EventBus
 from services.protocol import EventName
+from services.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +55,20 @@ class _Kept:
     bytes: int = 0
 
 
+Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
+
+
 class Retention:
-    def __init__(self, authority: Authority) -> None:
-        self.authority = authority
-        self.settings = authority.settings
-        self.db = authority.db
+    def __init__(
+        self, settings: Settings, db: Database, providers: Mapping[str, Provider], bus: EventBus, spawn: Spawn
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.providers = providers
+        self.bus = bus
+        self.spawn = spawn  # runs a sweep with the router's other background work (Authority.spawn)
         self._next_sweep = 0.0
-        self._sweeping: asyncio.Task[None] | None = None
+        self._sweeping: asyncio.Task[Any] | None = None
 
     def sweep_when_due(self) -> None:
         """Start a sweep in the background once the interval has passed and the last one has ended: a
@@ -66,14 +76,7 @@ class Retention:
         if time.monotonic() < self._next_sweep or (self._sweeping is not None and not self._sweeping.done()):
             return
         self._next_sweep = time.monotonic() + self.settings.retention_interval_s
-        self._sweeping = asyncio.create_task(self.sweep(), name="retention-sweep")
-        self.authority.tasks.add(self._sweeping)  # cancelled with the router's other background work
-        self._sweeping.add_done_callback(self._swept)
-
-    def _swept(self, task: asyncio.Task[None]) -> None:
-        self.authority.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("retention sweep failed; the next one tries again", exc_info=task.exception())
+        self._sweeping = self.spawn(self.sweep(), "retention-sweep")  # a failed one is logged; the next tries again
 
     async def sweep(self) -> None:
         await self._delete_archives()
@@ -101,7 +104,7 @@ class Retention:
         providers: dict[str, Provider] = {}
         async with self.db.transaction() as session:
             for swarm in await removed_keeping_files(session):
-                provider = self.authority.providers.get(swarm.provider)
+                provider = self.providers.get(swarm.provider)
                 if provider is None:  # not configured now: its files wait until it is again
                     continue
                 reused_by = await next_holder_of_job(session, swarm)
@@ -136,7 +139,7 @@ class Retention:
     async def _delete(self, cluster: str, provider: Provider, item: _Kept, reason: str) -> None:
         deleted = await provider.delete(item.paths)
         swarm = item.swarm
-        await self.authority.ingest.bus.forget_cursors(cursors_of(swarm))  # again: a crash may have kept them
+        await self.bus.forget_cursors(cursors_of(swarm))  # again: a crash may have kept them
         await self._record(swarm.swarm_id, cluster, reason, deleted, archive=False)
 
     async def _record(

@@ -80,7 +80,9 @@ async def test_ingest_and_the_staleness_sweep_never_deadlock(
     settings = Settings(home=tmp_path, heartbeat_interval_s=0.5)
     metrics = RouterMetrics()
     authority = Authority(settings, db, {}, ingest, Transcript(1 << 20), metrics)
-    supervisor = Supervisor(settings, db, {}, ingest, bus, authority, Retention(authority), metrics)
+    supervisor = Supervisor(
+        settings, db, {}, ingest, bus, authority, Retention(settings, db, {}, bus, authority.spawn), metrics
+    )
     try:
         for seq in range(1, ROUNDS + 1):
             # ingest meets the nodes in the reverse of the sweep's order (b, then a)
