@@ -205,19 +205,7 @@ class Ingest:
                     effect.fields,
                     at,
                 )
-            for node, last_seq, end_offset in sorted(commit.read_through.values(), key=lambda t: lock_order(t[0])):
-                await session.execute(
-                    update(NodeRow)
-                    .where(NodeRow.swarm_id == node.swarm_id, NodeRow.node_id == node.node_id)
-                    .values(
-                        last_seq=last_seq,
-                        outbox_offset=end_offset,
-                        status=str(node.status),
-                        last_heartbeat_at=datetime.fromtimestamp(node.last_seen, UTC) if node.last_seen else None,
-                        pid=node.pid,
-                        exit_code=node.exit_code,
-                    )
-                )
+            await session.execute(update(NodeRow), commit.node_rows())  # one executemany, in lock order
             for swarm_id in sorted(commit.exited_swarms):
                 await self.on_exit_records(session, swarm_id)
         commit.committed()

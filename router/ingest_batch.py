@@ -3,15 +3,17 @@
 ``Publication`` holds the envelopes in bounded slices, each with the bus cursor (last published seq)
 of every node whose records it completes: a slice is cut only at a record boundary, so a cursor on the
 bus never names a record whose events are not all there.  ``Commit`` holds the durable effects and, per
-node, the last seq read and the outbox offset after it, which the database stores with them.
+node, the last seq read and the outbox offset after it, which the database stores with them (all nodes'
+rows in one statement).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from router.ingest_nodes import NodeKey, TrackedNode
+from router.ingest_nodes import NodeKey, TrackedNode, lock_order
 from services.protocol import EventName
 
 # A publish never carries more envelopes than this (plus one record's worth): bounded Redis scripts.
@@ -85,6 +87,25 @@ class Commit:
 
     def read(self, node: TrackedNode, last_seq: int, end_offset: int) -> None:
         self.read_through[node.key] = (node, last_seq, end_offset)
+
+    def node_rows(self) -> list[dict[str, Any]]:
+        """Each node's row as the commit stores it (ingest progress with its state), in lock order: the
+        parameters of one executemany UPDATE by primary key, which updates (and locks) rows in that order."""
+        rows = []
+        for node, last_seq, end_offset in sorted(self.read_through.values(), key=lambda t: lock_order(t[0])):
+            rows.append(
+                {
+                    "swarm_id": node.swarm_id,
+                    "node_id": node.node_id,
+                    "last_seq": last_seq,
+                    "outbox_offset": end_offset,
+                    "status": str(node.status),
+                    "last_heartbeat_at": datetime.fromtimestamp(node.last_seen, UTC) if node.last_seen else None,
+                    "pid": node.pid,
+                    "exit_code": node.exit_code,
+                }
+            )
+        return rows
 
     def committed(self) -> None:
         """The transaction is committed: the nodes' records and offsets are durable."""
