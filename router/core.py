@@ -63,14 +63,14 @@ async def start_router(settings: Settings, bus: EventBus | None = None) -> Route
     providers = load_providers(settings)
     transcript = Transcript(settings.command_output_cap)
     metrics = RouterMetrics(settings.metrics)
-    relay = OutboxRelay(db, bus)
+    relay = OutboxRelay(db, bus, metrics=metrics)
     db.on_events_committed = relay.committed
     ingest = Ingest(db, bus, transcript, load_pricing(settings), metrics)
     authority = Authority(settings, db, providers, ingest, transcript, metrics)
     ingest.on_exit_records = authority.on_exit_records  # the one hook left: the authority is built on ingest
     retention = Retention(settings, db, providers, bus, authority.spawn)
     supervisor = Supervisor(settings, db, providers, ingest, bus, authority, retention, metrics)
-    db.metrics = relay.metrics = metrics
+    db.metrics = metrics
     core = RouterCore(settings, db, bus, providers, ingest, authority, relay, supervisor, owns_bus, metrics)
     metrics.watch(core)
     await relay.relay_pending()

@@ -46,7 +46,9 @@ def event_name(envelope: str) -> str:
 
 
 class OutboxRelay:
-    def __init__(self, db: Database, bus: EventBus, idle_poll_s: float = 1.0) -> None:
+    def __init__(
+        self, db: Database, bus: EventBus, idle_poll_s: float = 1.0, metrics: RouterMetrics | None = None
+    ) -> None:
         self.db = db
         self.bus = bus
         self.idle_poll_s = idle_poll_s
@@ -55,7 +57,7 @@ class OutboxRelay:
         self._caught_up = False  # nothing committed past _relayed_through is missing from _handed_over
         self._handed_over: deque[tuple[int, str]] = deque()
         self._unforgotten = 0
-        self.metrics = RouterMetrics()  # the router's own, once wired (router/core.py)
+        self.metrics = metrics or RouterMetrics()
 
     @property
     def backlog(self) -> int:
