@@ -52,7 +52,10 @@ class RouterCore:
         await self.db.close()
 
 
-async def start_router(settings: Settings, bus: EventBus | None = None) -> RouterCore:
+async def start_router(
+    settings: Settings, bus: EventBus | None = None, providers: dict[str, Provider] | None = None
+) -> RouterCore:
+    """The router's parts, built and started; ``bus`` and ``providers`` default to the settings' own."""
     keep_files_private()
     settings.home.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url
@@ -60,7 +63,7 @@ async def start_router(settings: Settings, bus: EventBus | None = None) -> Route
     db = Database(url)
     owns_bus = bus is None
     bus = bus if bus is not None else make_bus(settings)
-    providers = load_providers(settings)
+    providers = providers if providers is not None else load_providers(settings)
     transcript = Transcript(settings.command_output_cap)
     metrics = RouterMetrics(settings.metrics)
     relay = OutboxRelay(db, bus, metrics=metrics)

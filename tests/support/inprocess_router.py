@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from unittest.mock import patch
 
 from router.core import RouterCore, start_router
 from router.store.swarms import get_swarm, nodes_of
@@ -96,9 +95,7 @@ def inprocess_settings(home: Path) -> Settings:
 
 async def start_inprocess(home: Path, backend: FakeBackend, bus: MemoryEventBus) -> InProcessRouter:
     provider = FakeProvider(backend)
-    # The narrowest seam: start_router reads its providers from the settings (no parameter for them yet).
-    with patch("router.core.load_providers", return_value={provider.config.id: provider}):
-        core = await start_router(inprocess_settings(home), bus=bus)
+    core = await start_router(inprocess_settings(home), bus=bus, providers={provider.config.id: provider})
     return InProcessRouter(core, provider, bus)
 
 
