@@ -19,8 +19,10 @@ about ``--seconds`` (one turn first, for history).  Figures (issue 10's targets 
   streams, of Chromium's processes and of `codeswarm up` with the node programs.
 
 The nodes share the machine's cores with the services and the browser: on a small machine the frame
-figures measure all of that together.  ``--stack-nice N`` runs `codeswarm up` and the node programs it
-starts at niceness N, as when the browser's machine is not the one that runs the agents.
+figures measure all of that together.  `codeswarm up` runs in a session of its own, as when a user
+starts it from a terminal: Linux's autogroup scheduler then shares the cores between it (with every
+node program it starts) and the browser, instead of between 256 node processes and one renderer.
+``--stack-nice N`` lowers the priority of that session's group (and of its threads) to N.
 """
 
 from __future__ import annotations
@@ -120,9 +122,13 @@ def inject_all(mirror_url: str, swarm_id: str, content: str) -> None:
 
 
 def renice(pid: int, niceness: int) -> None:
-    """Every thread of ``pid`` at ``niceness``; the processes it starts later inherit it."""
+    """Every thread of ``pid`` at ``niceness``, and its autogroup (its session's share of the cores)
+    where the kernel has one; the processes it starts later inherit it."""
     for task in Path(f"/proc/{pid}/task").iterdir():
         os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    if autogroup.exists():
+        autogroup.write_text(str(niceness))
 
 
 def cpu_seconds_by_tree(stack_pid: int) -> tuple[float, float]:
@@ -241,7 +247,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp:
         home = Path(tmp)
         (home / "providers.toml").write_text(PROVIDERS.format(max_nodes=max(args.nodes, 1)))
-        stack = start_embedded(home, {"CODESWARM_PROVIDERS_FILE": str(home / "providers.toml")})
+        stack = start_embedded(home, {"CODESWARM_PROVIDERS_FILE": str(home / "providers.toml")}, own_session=True)
         try:
             if args.stack_nice:
                 renice(stack.process.pid, args.stack_nice)

@@ -59,8 +59,11 @@ def _pump(stream: object, lines: queue.Queue[str | None], output: list[str]) -> 
     lines.put(None)
 
 
-def start_embedded(home: Path, extra_env: dict[str, str] | None = None, *options: str) -> EmbeddedProcess:
-    """Start `codeswarm up` and return once it announced every service (or raise with its output)."""
+def start_embedded(
+    home: Path, extra_env: dict[str, str] | None = None, *options: str, own_session: bool = False
+) -> EmbeddedProcess:
+    """Start `codeswarm up` and return once it announced every service (or raise with its output).
+    ``own_session``: in a session of its own, as when started from its own terminal."""
     env = {
         **os.environ,
         "CODESWARM_HOME": str(home),
@@ -80,7 +83,14 @@ def start_embedded(home: Path, extra_env: dict[str, str] | None = None, *options
         env.pop("CODESWARM_INSECURE_NO_AUTH", None)  # a token given: the suite's no-auth default would conflict
     command = [sys.executable, "-m", "codeswarm.cli", "up", *options]
     process = subprocess.Popen(
-        command, env=env, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        command,
+        env=env,
+        cwd=home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        start_new_session=own_session,
     )
     running = EmbeddedProcess(process, home)
     lines: queue.Queue[str | None] = queue.Queue()
