@@ -291,7 +291,7 @@ async def commands_per_interval(lab: SlurmLab, base: str, swarms: int, intervals
         finally:
             for swarm in await swarm_rows(core, ids):
                 if swarm.job_id:
-                    await provider.terminate(swarm.job_id, 1)
+                    await provider.terminate(swarm.job_id)
             await core.stop()
             drop()
     return count / measured

@@ -430,7 +430,7 @@ class Authority:
         assert swarm is not None
         self.stop_following(swarm)
         try:
-            await provider.terminate(job_id, swarm.node_count)
+            await provider.terminate(job_id)
             outcome = f"job {job_id} cancelled"
         except Exception as exc:
             log.exception("cancelling job %s of %s failed", job_id, swarm_id)
@@ -495,7 +495,7 @@ class Authority:
             await self.end_swarm(swarm_id, JobEnd(failed=False, reason=TERMINATED_BY_USER))
             return
         try:
-            await provider.terminate(job_id, swarm.node_count)
+            await provider.terminate(job_id)
             report = (await provider.probe([job_id]))[job_id]
         except Exception:
             log.exception("terminate of %s did not complete; the supervisor will confirm later", swarm_id)

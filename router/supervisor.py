@@ -158,7 +158,7 @@ class Supervisor:
             if provider is None:
                 continue
             try:
-                await provider.terminate(swarm.job_id, swarm.node_count)
+                await provider.terminate(swarm.job_id)
             except Exception as exc:
                 log.warning("cancelling %s after the launch timeout failed: %s; will retry", swarm.swarm_id, exc)
                 continue

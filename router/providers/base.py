@@ -132,7 +132,7 @@ class Provider(ABC):
         return None
 
     @abstractmethod
-    async def terminate(self, job_id: str, node_count: int) -> None:
+    async def terminate(self, job_id: str) -> None:
         """Stop the job; idempotent."""
 
     @abstractmethod

@@ -119,7 +119,7 @@ class FakeProvider(Provider):
     def running_nodes(self, job_id: str) -> set[int] | None:
         return set(self.backend.running.get(job_id, set()))
 
-    async def terminate(self, job_id: str, node_count: int) -> None:
+    async def terminate(self, job_id: str) -> None:
         self.backend.terminated.append(job_id)
         self.backend.running[job_id] = set()
         self.backend.reports[job_id] = JobReport(JobState.ENDED, reason="terminated")

@@ -134,7 +134,7 @@ class LocalProvider(Provider):
                 )
         return reports
 
-    async def terminate(self, job_id: str, node_count: int) -> None:
+    async def terminate(self, job_id: str) -> None:
         pids = self._pids(job_id)
         for pid in pids:
             signal_process(pid, job_id, signal.SIGTERM)
@@ -163,10 +163,6 @@ class LocalProvider(Provider):
     def unfollow(self, job_id: str) -> None:
         if self.follower:
             self.follower.unfollow(job_id)
-
-    def rewind(self, job_id: str, node_id: int, offset: int) -> None:
-        if self.follower:
-            self.follower.rewind(job_id, node_id, offset)
 
     async def drain(self, job_id: str) -> None:
         if self.follower:

@@ -41,7 +41,7 @@ class SlurmProvider(Provider):
     async def probe(self, job_ids: Sequence[str]) -> dict[str, JobReport]:
         return await self.cluster.probe(job_ids)
 
-    async def terminate(self, job_id: str, node_count: int) -> None:
+    async def terminate(self, job_id: str) -> None:
         await self.cluster.cancel(job_id)
 
     async def deliver(self, job_id: str, node_id: int, line: bytes) -> None:
