@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from mirror.api.deps import Core
-from mirror.api.stream import EVENT_STREAM, EVENTS_SCHEMA_PATH
+from mirror.api.stream import EVENT_STREAM, EVENTS_SCHEMA_PATH, resume_after
 from mirror.items import StreamItem
-from mirror.stream import ClientStream, resume_id
+from mirror.stream import ClientStream
 from mirror.subscriber import QueueLimit, Subscriber
 from services.protocol import DELTA_EVENTS
 from services.protocol.openapi import error_responses
@@ -59,12 +59,7 @@ async def focused_events(
 ) -> Response:
     """Like ``GET /v1/events`` (same ids, replay and resume), with deltas only for ``node_id`` of
     ``swarm_id`` (none when ``node_id`` is absent)."""
-    try:
-        after = resume_id(last_event_id_header, last_event_id)
-    except ValueError:
-        raise HTTPException(
-            400, "Last-Event-ID / last_event_id must be a stream entry id like '1732461497123-0'"
-        ) from None
+    after = resume_after(last_event_id_header, last_event_id)
     hub = core.hub
     subscriber = FocusedSubscriber(
         focus_swarm=swarm_id, focus_node=node_id, limit=core.options.queue_limit, seam=hub.model.position_key

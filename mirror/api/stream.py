@@ -23,6 +23,17 @@ EVENT_STREAM = {
     ),
 }
 
+
+def resume_after(header: str | None, query: str | None) -> str | None:
+    """The stream entry id a client resumes after (see mirror/stream.py ``resume_id``), or a 400."""
+    try:
+        return resume_id(header, query)
+    except ValueError:
+        raise HTTPException(
+            400, "Last-Event-ID / last_event_id must be a stream entry id like '1732461497123-0'"
+        ) from None
+
+
 stream_router = APIRouter(tags=["stream"])  # the one route that also takes the session cookie
 router = APIRouter(tags=["stream"])
 
@@ -48,12 +59,7 @@ async def events(
     """Server-Sent Events: ``id:`` is the bus entry id, ``event:`` the event name, ``data:`` the JSON
     envelope.  With ``Last-Event-ID`` the events after that id come first, in order, without gaps or
     duplicates, then live ones.  Keep-alive comments every ``CODESWARM_SSE_KEEPALIVE_S`` seconds."""
-    try:
-        after = resume_id(last_event_id_header, last_event_id)
-    except ValueError:
-        raise HTTPException(
-            400, "Last-Event-ID / last_event_id must be a stream entry id like '1732461497123-0'"
-        ) from None
+    after = resume_after(last_event_id_header, last_event_id)
     subscriber = core.hub.subscribe(swarm_id=swarm_id, node_id=node_id, limit=core.options.queue_limit)
     return ClientStream(core.hub, subscriber, after, core.options)
 

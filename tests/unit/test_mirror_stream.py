@@ -177,10 +177,11 @@ async def test_an_id_from_another_stream_gets_a_reset_then_live(start_mirror: St
     assert [e.id for e in got[1:]] == live
 
 
-async def test_a_malformed_id_is_refused(start_mirror: Start) -> None:
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/events/focused?swarm_id=sw-a"])
+async def test_a_malformed_id_is_refused(start_mirror: Start, path: str) -> None:
     url = await start_mirror()
     async with httpx.AsyncClient(base_url=url) as client:
-        response = await client.get("/v1/events", headers={"Last-Event-ID": "yesterday"})
+        response = await client.get(path, headers={"Last-Event-ID": "yesterday"})
     assert response.status_code == 400 and "stream entry id" in response.json()["detail"]
 
 
