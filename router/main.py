@@ -1,18 +1,13 @@
 """`codeswarm-router`: serve the router on its own (the deployment mode).  Settings come from
-CODESWARM_* environment variables (services/settings.py); the process first moves them out of its
-/proc/<pid>/environ (services/private_environ.py), where every agent of the same user could read them."""
+CODESWARM_* environment variables (services/settings.py)."""
 
 from __future__ import annotations
 
-from services.private_environ import hide_environment
+from services.serve_process import run_service
 
 
 def main() -> None:
-    hide_environment()  # re-executes this process: the app is imported after, once
-    from router.app import create_app
-    from services.serve import serve
-
-    serve("router", create_app)
+    run_service("router", "router.app")
 
 
 if __name__ == "__main__":
