@@ -26,7 +26,7 @@ import orjson
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.ingest_batch import Commit, DurableEffect, Publication, node_cursor
+from router.ingest_batch import Commit, Publication, node_cursor
 from router.ingest_envelopes import node_status_event, record_envelope
 from router.ingest_nodes import LOCAL_CLUSTER, NodeKey, TrackedNode, lock_order, observe_event, observe_record
 from router.ingest_records import Record, new_records
@@ -36,7 +36,7 @@ from router.providers.base import OutboxLines
 from router.store.database import Database
 from router.store.swarms import aware
 from router.store.tables import NodeRow
-from router.transcript import DURABLE_EVENTS, Transcript
+from router.transcript import DURABLE_EVENTS, DurableEvent, Transcript
 from router.translate import translate_record
 from services.bus.base import EventBus
 from services.protocol import EventName, NodeStatus
@@ -181,7 +181,10 @@ class Ingest:
             if event is EventName.USAGE:
                 fields |= self.pricing.estimate(node.model, fields.get("total"))
             if event in DURABLE_EVENTS:
-                commit.durable.append(DurableEffect(node, record.injection_id, record.seq, event, fields, record.ts))
+                at = datetime.fromtimestamp(record.ts, UTC)
+                commit.durable.append(
+                    DurableEvent(node.swarm_id, node.node_id, record.injection_id, record.seq, event, fields, at)
+                )
             if publish:
                 publication.add(record_envelope(node, record, event, fields), record.ts)
                 self.metrics.events_ingested.add(event)
@@ -193,18 +196,8 @@ class Ingest:
 
     async def _commit(self, commit: Commit) -> None:
         async with self.db.transaction() as session:
-            for effect in commit.durable:
-                node, at = effect.node, datetime.fromtimestamp(effect.ts, UTC)
-                await self.transcript.apply(
-                    session,
-                    node.swarm_id,
-                    node.node_id,
-                    effect.injection_id,
-                    effect.seq,
-                    effect.event,
-                    effect.fields,
-                    at,
-                )
+            for durable in commit.durable:
+                await self.transcript.apply(session, durable)
             await session.execute(update(NodeRow), commit.node_rows())  # one executemany, in lock order
             for swarm_id in sorted(commit.exited_swarms):
                 await self.on_exit_records(session, swarm_id)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from router.ingest_nodes import NodeKey, TrackedNode, lock_order
-from services.protocol import EventName
+from router.transcript import DurableEvent
 
 # A publish never carries more envelopes than this (plus one record's worth): bounded Redis scripts.
 PUBLISH_SLICE = 2000
@@ -64,18 +64,8 @@ class Publication:
 
 
 @dataclass(slots=True)
-class DurableEffect:
-    node: TrackedNode
-    injection_id: str | None
-    seq: int
-    event: EventName
-    fields: dict[str, Any]
-    ts: float
-
-
-@dataclass(slots=True)
 class Commit:
-    durable: list[DurableEffect] = field(default_factory=list)
+    durable: list[DurableEvent] = field(default_factory=list)
     # Per node read in this call: (node, last seq read, outbox offset after the lines read).
     read_through: dict[NodeKey, tuple[TrackedNode, int, int]] = field(default_factory=dict)
     exited_swarms: set[str] = field(default_factory=set)

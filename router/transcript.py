@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,19 @@ DURABLE_EVENTS = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class DurableEvent:
+    """One event of a node's record that the durable transcript keeps (see DURABLE_EVENTS)."""
+
+    swarm_id: str
+    node_id: int
+    injection_id: str | None
+    seq: int
+    event: EventName
+    fields: dict[str, Any]
+    at: datetime  # the node's own time of the record
+
+
 def _joined(existing: str, addition: str) -> str:
     return f"{existing}\n\n{addition}" if existing else addition
 
@@ -56,29 +70,20 @@ class Transcript:
             )
         )
 
-    async def apply(
-        self,
-        session: AsyncSession,
-        swarm_id: str,
-        node_id: int,
-        injection_id: str | None,
-        seq: int,
-        event: EventName,
-        fields: dict[str, Any],
-        at: datetime,
-    ) -> None:
+    async def apply(self, session: AsyncSession, durable: DurableEvent) -> None:
         """Apply one durable event (see DURABLE_EVENTS).  Called exactly once per record."""
+        event, fields, at, injection_id = durable.event, durable.fields, durable.at, durable.injection_id
         if event in (EventName.COMMAND_STARTED, EventName.COMMAND_COMPLETED):
-            await self._apply_command(session, swarm_id, node_id, injection_id, seq, event, fields)
+            await self._apply_command(session, durable)
             return
         if event in (EventName.EXEC_APPROVAL_REQUIRED, EventName.EXEC_APPROVAL_RESOLVED):
-            await self._apply_approval(session, swarm_id, node_id, injection_id, event, fields, at)
+            await self._apply_approval(session, durable)
             return
         if injection_id is None:
             return  # runtime output outside any injection (e.g. start-up): on the bus only
         turn = await session.get(TurnRow, injection_id)
         if turn is None:
-            self.open_turn(session, swarm_id, node_id, injection_id, prompt="")
+            self.open_turn(session, durable.swarm_id, durable.node_id, injection_id, prompt="")
             turn = await session.get(TurnRow, injection_id)
             assert turn is not None
         if event is EventName.INJECT_QUEUED and turn.status == "accepted":
@@ -104,25 +109,18 @@ class Transcript:
             )
 
     @staticmethod
-    async def _apply_approval(
-        session: AsyncSession,
-        swarm_id: str,
-        node_id: int,
-        injection_id: str | None,
-        event: EventName,
-        fields: dict[str, Any],
-        at: datetime,
-    ) -> None:
+    async def _apply_approval(session: AsyncSession, durable: DurableEvent) -> None:
+        fields, at = durable.fields, durable.at
         call_id = str(fields.get("call_id"))
-        row = await session.get(ApprovalRow, (swarm_id, node_id, call_id))
-        if event is EventName.EXEC_APPROVAL_REQUIRED:
+        row = await session.get(ApprovalRow, (durable.swarm_id, durable.node_id, call_id))
+        if durable.event is EventName.EXEC_APPROVAL_REQUIRED:
             if row is None:
                 session.add(
                     ApprovalRow(
-                        swarm_id=swarm_id,
-                        node_id=node_id,
+                        swarm_id=durable.swarm_id,
+                        node_id=durable.node_id,
                         call_id=call_id,
-                        injection_id=injection_id,
+                        injection_id=durable.injection_id,
                         kind=str(fields.get("kind") or "command"),
                         command=fields.get("command"),
                         cwd=fields.get("cwd"),
@@ -136,31 +134,23 @@ class Transcript:
             row.status, row.decision = "resolved", fields.get("decision") or row.decision
             row.answered_at = row.answered_at or at
 
-    async def _apply_command(
-        self,
-        session: AsyncSession,
-        swarm_id: str,
-        node_id: int,
-        injection_id: str | None,
-        seq: int,
-        event: EventName,
-        fields: dict[str, Any],
-    ) -> None:
+    async def _apply_command(self, session: AsyncSession, durable: DurableEvent) -> None:
+        fields = durable.fields
         call_id = str(fields.get("call_id"))
-        row = await session.get(CommandRow, (swarm_id, node_id, call_id))
+        row = await session.get(CommandRow, (durable.swarm_id, durable.node_id, call_id))
         if row is None:
             row = CommandRow(
-                swarm_id=swarm_id,
-                node_id=node_id,
+                swarm_id=durable.swarm_id,
+                node_id=durable.node_id,
                 call_id=call_id,
-                injection_id=injection_id,
-                seq=seq,
+                injection_id=durable.injection_id,
+                seq=durable.seq,
                 command=str(fields.get("command") or ""),
                 status="inProgress",
                 output="",
             )
             session.add(row)
-        if event is EventName.COMMAND_COMPLETED:
+        if durable.event is EventName.COMMAND_COMPLETED:
             row.status = fields.get("status")
             row.exit_code = fields.get("exit_code")
             output, total = str(fields.get("output") or ""), fields.get("output_chars")
