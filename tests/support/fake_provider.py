@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from router.providers.base import (
     Provider,
     ProviderConfig,
 )
+from services.node.outbox import encode_record
 from services.node.records import KIND_EXIT, KIND_HELLO
 
 FAKE_CONFIG = ProviderConfig(
@@ -158,16 +158,8 @@ class FakeProvider(Provider):
         key = (job_id, node_id)
         seq = self.backend.seqs.get(key, 0) + 1
         self.backend.seqs[key] = seq
-        record = {
-            "seq": seq,
-            "ts": time.time(),
-            "job_id": job_id,
-            "node_id": node_id,
-            "injection_id": injection_id,
-            "kind": kind,
-            "payload": payload,
-        }
-        self.backend.outboxes.setdefault(key, bytearray()).extend(json.dumps(record).encode() + b"\n")
+        line = encode_record(seq, job_id, node_id, injection_id, kind, payload)  # the node program's own format
+        self.backend.outboxes.setdefault(key, bytearray()).extend(line)
         await self.hand_over(job_id)
 
     async def hello(self, job_id: str, node_id: int) -> None:
