@@ -74,152 +74,111 @@ async def _forward(
     return Response(answer.content, status_code=answer.status_code, headers=passed), parsed
 
 
-def _accepted(response: Response, parsed: Any) -> dict[str, Any] | None:
-    return parsed if response.status_code == 202 and isinstance(parsed, dict) else None
+def _command_route(path: str, operation_id: str, accepted: type, *errors: int) -> Any:
+    """The decorator of a forwarded command: 202 with the router's ``accepted`` answer, or its refusals."""
+    return router.post(
+        path,
+        status_code=202,
+        response_model=None,
+        operation_id=operation_id,
+        tags=SWARMS,
+        responses={202: {"model": accepted}, **error_responses(*errors), **FORWARDING},
+    )
 
 
-@router.post(
-    "/v1/swarms",
-    status_code=202,
-    response_model=None,
-    operation_id="launchSwarm",
-    tags=SWARMS,
-    responses={202: {"model": LaunchAccepted}, **error_responses(413, 422), **FORWARDING},
-)
+def _read_route(path: str, operation_id: str, model: type, *errors: int, tags: list[str | Enum] = SWARMS) -> Any:
+    """The decorator of a forwarded read: 200 with the router's ``model``, or its refusals."""
+    return router.get(
+        path,
+        response_model=None,
+        operation_id=operation_id,
+        tags=tags,
+        responses={200: {"model": model}, **error_responses(*errors), **FORWARDING},
+    )
+
+
+async def _command(
+    core: Core,
+    command: str,
+    path: str,
+    body: Any,
+    swarm_id: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Forward a command once, and remember the request the router accepted: for ``swarm_id`` (or the
+    swarm the answer names) with the injections the answer lists."""
+    response, parsed = await _forward(core, "POST", path, body, headers)
+    if response.status_code == 202 and isinstance(parsed, dict) and isinstance(parsed.get("request_id"), str):
+        refs = [ref for ref in parsed.get("injections") or [] if isinstance(ref, dict)]
+        core.ledger.record(parsed["request_id"], swarm_id or parsed.get("swarm_id"), command, refs)
+    return response
+
+
+async def _read(core: Core, path: str) -> Response:
+    return (await _forward(core, "GET", path))[0]
+
+
+def _swarm_path(swarm_id: str, *rest: str | int) -> str:
+    return "/".join(["/v1/swarms", *(_segment(part) for part in (swarm_id, *rest))])
+
+
+@_command_route("/v1/swarms", "launchSwarm", LaunchAccepted, 413, 422)
 async def launch(
     body: LaunchRequest,
     core: Core,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-    response, parsed = await _forward(
-        core, "POST", "/v1/swarms", body.model_dump(mode="json", exclude_unset=True), headers
-    )
-    if (answer := _accepted(response, parsed)) and isinstance(answer.get("request_id"), str):
-        core.ledger.record(answer["request_id"], answer.get("swarm_id"), "launch")
-    return response
+    return await _command(core, "launch", "/v1/swarms", body.model_dump(mode="json", exclude_unset=True), None, headers)
 
 
-@router.get(
-    "/v1/swarms",
-    response_model=None,
-    tags=SWARMS,
-    operation_id="listSwarms",
-    responses={200: {"model": SwarmList}, **FORWARDING},
-)
+@_read_route("/v1/swarms", "listSwarms", SwarmList)
 async def list_swarms(core: Core) -> Response:
-    return (await _forward(core, "GET", "/v1/swarms"))[0]
+    return await _read(core, "/v1/swarms")
 
 
-@router.get(
-    "/v1/swarms/{swarm_id}",
-    response_model=None,
-    operation_id="getSwarm",
-    tags=SWARMS,
-    responses={200: {"model": SwarmView}, **error_responses(404, 422), **FORWARDING},
-)
+@_read_route("/v1/swarms/{swarm_id}", "getSwarm", SwarmView, 404, 422)
 async def get_swarm(swarm_id: SwarmId, core: Core) -> Response:
-    return (await _forward(core, "GET", f"/v1/swarms/{_segment(swarm_id)}"))[0]
+    return await _read(core, _swarm_path(swarm_id))
 
 
-@router.post(
-    "/v1/swarms/{swarm_id}/inject",
-    status_code=202,
-    response_model=None,
-    operation_id="injectPrompt",
-    tags=SWARMS,
-    responses={202: {"model": InjectAccepted}, **error_responses(404, 409, 413, 422), **FORWARDING},
-)
+@_command_route("/v1/swarms/{swarm_id}/inject", "injectPrompt", InjectAccepted, 404, 409, 413, 422)
 async def inject(swarm_id: SwarmId, body: InjectRequest, core: Core) -> Response:
-    path = f"/v1/swarms/{_segment(swarm_id)}/inject"
-    response, parsed = await _forward(core, "POST", path, body.model_dump(mode="json", exclude_unset=True))
-    if (answer := _accepted(response, parsed)) and isinstance(answer.get("request_id"), str):
-        refs = [ref for ref in answer.get("injections") or [] if isinstance(ref, dict)]
-        core.ledger.record(answer["request_id"], swarm_id, "inject", refs)
-    return response
+    payload = body.model_dump(mode="json", exclude_unset=True)
+    return await _command(core, "inject", _swarm_path(swarm_id, "inject"), payload, swarm_id)
 
 
-@router.post(
-    "/v1/swarms/{swarm_id}/terminate",
-    status_code=202,
-    response_model=None,
-    operation_id="terminateSwarm",
-    tags=SWARMS,
-    responses={202: {"model": TerminateAccepted}, **error_responses(404, 413, 422), **FORWARDING},
-)
+@_command_route("/v1/swarms/{swarm_id}/terminate", "terminateSwarm", TerminateAccepted, 404, 413, 422)
 async def terminate(swarm_id: SwarmId, core: Core, body: TerminateRequest | None = None) -> Response:
-    path = f"/v1/swarms/{_segment(swarm_id)}/terminate"
     payload = body.model_dump(mode="json", exclude_unset=True) if body is not None else None
-    response, parsed = await _forward(core, "POST", path, payload)
-    if (answer := _accepted(response, parsed)) and isinstance(answer.get("request_id"), str):
-        core.ledger.record(answer["request_id"], swarm_id, "terminate")
-    return response
+    return await _command(core, "terminate", _swarm_path(swarm_id, "terminate"), payload, swarm_id)
 
 
-@router.post(
-    "/v1/swarms/{swarm_id}/interrupt",
-    status_code=202,
-    response_model=None,
-    operation_id="interruptTurns",
-    tags=SWARMS,
-    responses={202: {"model": InterruptAccepted}, **error_responses(404, 409, 413, 422), **FORWARDING},
-)
+@_command_route("/v1/swarms/{swarm_id}/interrupt", "interruptTurns", InterruptAccepted, 404, 409, 413, 422)
 async def interrupt(swarm_id: SwarmId, body: InterruptRequest, core: Core) -> Response:
-    path = f"/v1/swarms/{_segment(swarm_id)}/interrupt"
-    response, parsed = await _forward(core, "POST", path, body.model_dump(mode="json"))
-    if (answer := _accepted(response, parsed)) and isinstance(answer.get("request_id"), str):
-        core.ledger.record(answer["request_id"], swarm_id, "interrupt")
-    return response
+    path = _swarm_path(swarm_id, "interrupt")
+    return await _command(core, "interrupt", path, body.model_dump(mode="json"), swarm_id)
 
 
-@router.post(
-    "/v1/swarms/{swarm_id}/approvals/{call_id}",
-    status_code=202,
-    response_model=None,
-    operation_id="answerApproval",
-    tags=SWARMS,
-    responses={202: {"model": Accepted}, **error_responses(404, 409, 413, 422), **FORWARDING},
-)
+@_command_route("/v1/swarms/{swarm_id}/approvals/{call_id}", "answerApproval", Accepted, 404, 409, 413, 422)
 async def approve(swarm_id: SwarmId, call_id: CallId, body: ApprovalRequest, core: Core) -> Response:
-    path = f"/v1/swarms/{_segment(swarm_id)}/approvals/{_segment(call_id)}"
-    response, parsed = await _forward(core, "POST", path, body.model_dump(mode="json"))
-    if (answer := _accepted(response, parsed)) and isinstance(answer.get("request_id"), str):
-        core.ledger.record(answer["request_id"], swarm_id, "approval")
-    return response
+    path = _swarm_path(swarm_id, "approvals", call_id)
+    return await _command(core, "approval", path, body.model_dump(mode="json"), swarm_id)
 
 
-@router.get(
-    "/v1/swarms/{swarm_id}/approvals",
-    response_model=None,
-    operation_id="listApprovals",
-    tags=SWARMS,
-    responses={200: {"model": ApprovalList}, **error_responses(404, 422), **FORWARDING},
-)
+@_read_route("/v1/swarms/{swarm_id}/approvals", "listApprovals", ApprovalList, 404, 422)
 async def approvals(swarm_id: SwarmId, core: Core, pending: bool = True) -> Response:
-    path = f"/v1/swarms/{_segment(swarm_id)}/approvals?pending={'true' if pending else 'false'}"
-    return (await _forward(core, "GET", path))[0]
+    return await _read(core, _swarm_path(swarm_id, "approvals") + f"?pending={'true' if pending else 'false'}")
 
 
-@router.get(
-    "/v1/swarms/{swarm_id}/nodes/{node_id}/turns",
-    response_model=None,
-    operation_id="listTurns",
-    tags=SWARMS,
-    responses={200: {"model": TurnList}, **error_responses(404, 422), **FORWARDING},
-)
+@_read_route("/v1/swarms/{swarm_id}/nodes/{node_id}/turns", "listTurns", TurnList, 404, 422)
 async def turns(swarm_id: SwarmId, node_id: Annotated[int, Path(ge=0)], core: Core) -> Response:
-    return (await _forward(core, "GET", f"/v1/swarms/{_segment(swarm_id)}/nodes/{node_id}/turns"))[0]
+    return await _read(core, _swarm_path(swarm_id, "nodes", node_id, "turns"))
 
 
-@router.get(
-    "/v1/providers",
-    response_model=None,
-    tags=["providers"],
-    operation_id="listProviders",
-    responses={200: {"model": ProviderList}, **FORWARDING},
-)
+@_read_route("/v1/providers", "listProviders", ProviderList, tags=["providers"])
 async def providers(core: Core) -> Response:
-    return (await _forward(core, "GET", "/v1/providers"))[0]
+    return await _read(core, "/v1/providers")
 
 
 @router.get(
@@ -236,7 +195,7 @@ async def providers(core: Core) -> Response:
 async def archive(swarm_id: SwarmId, core: Core) -> Response:
     """The workspaces archive, streamed through from the router."""
     try:
-        answer = await core.router.open_stream("GET", f"/v1/swarms/{_segment(swarm_id)}/archive")
+        answer = await core.router.open_stream("GET", _swarm_path(swarm_id, "archive"))
     except RouterUnavailable as exc:
         raise _unavailable(exc) from exc
     headers = {name: answer.headers[name] for name in _PASS_HEADERS if name in answer.headers}
