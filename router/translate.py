@@ -194,21 +194,16 @@ def _single(name: EventName, build: Callable[[Fields], Fields]) -> Callable[[Fie
 # -- the node program's own messages ----------------------------------------------------------------
 
 
-def _queued(params: Fields) -> Translated:
-    return [(EventName.INJECT_QUEUED, {"position": params.get("position")})]
+def _queued(params: Fields) -> Fields:
+    return {"position": params.get("position")}
 
 
-def _steered(params: Fields) -> Translated:
-    return [
-        (
-            EventName.INJECT_STEERED,
-            {"turn_id": params.get("turnId"), "into_injection_id": params.get("intoInjectionId")},
-        )
-    ]
+def _steered(params: Fields) -> Fields:
+    return {"turn_id": params.get("turnId"), "into_injection_id": params.get("intoInjectionId")}
 
 
-def _steer_rejected(params: Fields) -> Translated:
-    return [(EventName.INJECT_FAILED, {"reason": f"the agent refused the steer: {params.get('message')}"})]
+def _steer_rejected(params: Fields) -> Fields:
+    return {"reason": f"the agent refused the steer: {params.get('message')}"}
 
 
 def _abandoned(params: Fields) -> Translated:
@@ -233,48 +228,40 @@ def _aborted(params: Fields) -> Translated:
     ]
 
 
-def _watchdog(params: Fields) -> Translated:
-    return [(EventName.AGENT_WARNING, {"message": params.get("message"), "code": "turnWatchdog"})]
+def _notice(name: EventName, code: str, message: Callable[[Fields], Any]) -> Callable[[Fields], Translated]:
+    """An agent_warning or agent_error with its ``code`` and a message made from the record."""
+    return _single(name, lambda params: {"message": message(params), "code": code})
 
 
-def _restarted(params: Fields) -> Translated:
+def _watchdog(params: Fields) -> Any:
+    return params.get("message")
+
+
+def _restarted(params: Fields) -> str:
     how = "its thread resumed" if params.get("resumed") else "in a new thread (the old one could not be resumed)"
-    message = f"the agent was restarted (attempt {params.get('attempt')}), {how}"
-    return [(EventName.AGENT_WARNING, {"message": message, "code": "agentRestarted"})]
+    return f"the agent was restarted (attempt {params.get('attempt')}), {how}"
 
 
-def _trimmed(params: Fields) -> Translated:
-    message = (
+def _trimmed(params: Fields) -> str:
+    return (
         f"{params.get('trimmed')} old tool output(s) cut to keep the conversation within the model's context "
         f"window (about {params.get('estimatedTokens')} tokens now)"
     )
-    return [(EventName.AGENT_WARNING, {"message": message, "code": "contextTrimmed"})]
 
 
-def _bad_line(params: Fields) -> Translated:
-    message = f"the agent wrote a line Codeswarm cannot read ({params.get('error')}): {params.get('line')}"
-    return [(EventName.AGENT_ERROR, {"message": message, "code": "badAgentLine"})]
+def _bad_line(params: Fields) -> str:
+    return f"the agent wrote a line Codeswarm cannot read ({params.get('error')}): {params.get('line')}"
 
 
-def _too_big(params: Fields) -> Translated:
-    message = (
+def _too_big(params: Fields) -> str:
+    return (
         f"a {params.get('kind') or 'node'} record of {params.get('bytes')} bytes was skipped: "
         f"outbox records longer than {params.get('limit')} bytes are not read"
     )
-    return [(EventName.AGENT_WARNING, {"message": message, "code": "recordTooBig"})]
 
 
-def _answered(params: Fields) -> Translated:
-    return [
-        (
-            EventName.EXEC_APPROVAL_RESOLVED,
-            {
-                "call_id": params.get("callId"),
-                "request_id": params.get("requestId"),
-                "decision": params.get("decision"),
-            },
-        )
-    ]
+def _answered(params: Fields) -> Fields:
+    return {"call_id": params.get("callId"), "request_id": params.get("requestId"), "decision": params.get("decision")}
 
 
 RUNTIME_METHODS: dict[str, Callable[[Fields], Translated]] = {
@@ -287,17 +274,17 @@ RUNTIME_METHODS: dict[str, Callable[[Fields], Translated]] = {
     "turn/completed": _single(EventName.TURN_COMPLETE, _turn_completed),
     "thread/status/changed": _single(EventName.THREAD_STATUS, _thread_status),
     "error": _error,
-    records.NODE_INJECTION_QUEUED: _queued,
-    records.NODE_INJECTION_STEERED: _steered,
-    records.NODE_STEER_REJECTED: _steer_rejected,
+    records.NODE_INJECTION_QUEUED: _single(EventName.INJECT_QUEUED, _queued),
+    records.NODE_INJECTION_STEERED: _single(EventName.INJECT_STEERED, _steered),
+    records.NODE_STEER_REJECTED: _single(EventName.INJECT_FAILED, _steer_rejected),
     records.NODE_ITEM_ABANDONED: _abandoned,
     records.NODE_TURN_ABORTED: _aborted,
-    records.NODE_TURN_WATCHDOG: _watchdog,
-    records.NODE_AGENT_RESTARTED: _restarted,
-    records.NODE_BAD_AGENT_LINE: _bad_line,
-    records.NODE_CONTEXT_TRIMMED: _trimmed,
-    records.NODE_APPROVAL_ANSWERED: _answered,
-    records.NODE_RECORD_TOO_BIG: _too_big,
+    records.NODE_TURN_WATCHDOG: _notice(EventName.AGENT_WARNING, "turnWatchdog", _watchdog),
+    records.NODE_AGENT_RESTARTED: _notice(EventName.AGENT_WARNING, "agentRestarted", _restarted),
+    records.NODE_BAD_AGENT_LINE: _notice(EventName.AGENT_ERROR, "badAgentLine", _bad_line),
+    records.NODE_CONTEXT_TRIMMED: _notice(EventName.AGENT_WARNING, "contextTrimmed", _trimmed),
+    records.NODE_APPROVAL_ANSWERED: _single(EventName.EXEC_APPROVAL_RESOLVED, _answered),
+    records.NODE_RECORD_TOO_BIG: _notice(EventName.AGENT_WARNING, "recordTooBig", _too_big),
 }
 
 
