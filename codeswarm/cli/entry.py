@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from codeswarm.cli import commands
 from codeswarm.cli.http import ApiClient, CliError
+from services.node.arg_types import number_type, options_from
 
 if TYPE_CHECKING:
     from services.settings import Settings
@@ -20,34 +21,18 @@ EXIT_INTERRUPTED = 130
 # -- argument types (argparse turns their ValueError/ArgumentTypeError into a usage error, exit 2) ------
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def node_index(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a node index (0, 1, ...), got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"node indexes start at 0, got {value}")
-    return value
-
-
-def positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
-    return value
+positive_int = number_type(
+    int, lambda value: value >= 1, "expected a whole number, got {text!r}", "must be at least 1, got {value}"
+)
+node_index = number_type(
+    int,
+    lambda value: value >= 0,
+    "expected a node index (0, 1, ...), got {text!r}",
+    "node indexes start at 0, got {value}",
+)
+positive_seconds = number_type(
+    float, lambda value: value > 0, "expected seconds, got {text!r}", "must be more than 0 seconds, got {text}"
+)
 
 
 def assignment(text: str) -> tuple[str, Any]:
@@ -248,17 +233,12 @@ def _run(args: argparse.Namespace) -> int:
         return _watch(args)
     with ApiClient(args.router, args.token, service="router") as client:
         if args.command == "launch":
-            options = commands.LaunchOptions(
-                nodes=args.nodes,
-                provider=args.provider,
-                runtime=args.runtime,
-                alias=args.alias,
-                system_prompt=args.system_prompt,
+            options = options_from(
+                args,
+                commands.LaunchOptions,
                 provider_params=dict(args.params),
                 runtime_params=dict(args.runtime_params),
-                wait=args.wait,
                 timeout_s=args.timeout,
-                quiet=args.quiet,
             )
             commands.launch(client, options, out, err)
         elif args.command == "list":
@@ -285,14 +265,7 @@ def _watch(args: argparse.Namespace) -> int:
 
     if args.node is not None and not args.swarm:
         raise CliError("--node needs a swarm: codeswarm watch <swarm> --node N")
-    options = WatchOptions(
-        mirror_url=args.mirror,
-        token=args.token,
-        swarm_id=args.swarm,
-        node_id=args.node,
-        from_id=args.from_id,
-        raw=args.raw,
-    )
+    options = options_from(args, WatchOptions, mirror_url=args.mirror, swarm_id=args.swarm, node_id=args.node)
     watcher = Watcher(options, sys.stdout, sys.stderr)
     try:
         watcher.run()

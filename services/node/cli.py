@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from services.node.arg_types import number_type, options_from
+
 JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 DESCRIPTION = """\
@@ -30,24 +32,13 @@ class NodeOptions:
     orphan_after_s: float = 600.0  # outbox gone or heartbeat unwritable this long: exit (nobody can reach us)
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
-    return value
-
-
-def _node_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
+_positive_float = number_type(
+    float,
+    lambda value: value > 0 and value != float("inf"),
+    "not a number: {text!r}",
+    "must be a positive number, not {text!r}",
+)
+_node_id = number_type(int, lambda value: value >= 0, "not an integer: {text!r}", "must be 0 or more, not {value}")
 
 
 def _job_id(text: str) -> str:
@@ -95,16 +86,4 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> NodeOp
             node_id = _node_id(slurm_node_id.strip())
         except argparse.ArgumentTypeError as exc:
             parser.error(f"SLURM_NODEID is unusable: {exc}")
-    return NodeOptions(
-        base=args.base,
-        job_id=args.job_id,
-        node_id=node_id,
-        runtime=args.runtime,
-        runtime_params=args.runtime_params,
-        heartbeat_s=args.heartbeat_s,
-        system_prompt_file=args.system_prompt_file,
-        bundle_file=args.bundle_file,
-        secret_dir=args.secret_dir,
-        runtime_params_file=args.runtime_params_file,
-        orphan_after_s=args.orphan_after_s,
-    )
+    return options_from(args, NodeOptions, node_id=node_id)
