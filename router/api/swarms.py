@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
 from fastapi.responses import FileResponse
@@ -31,13 +31,19 @@ from services.protocol.views import (
 router = APIRouter(prefix="/v1/swarms", tags=["swarms"], responses=error_responses(401, 421))
 
 
-@router.post(
-    "",
-    status_code=202,
-    response_model=LaunchAccepted,
-    operation_id="launchSwarm",
-    responses=error_responses(413, 422),
-)
+def _command_route(path: str, operation_id: str, accepted: type, *errors: int) -> Any:
+    """The decorator of a command: 202 with ``accepted``, or the refusals ``errors`` name."""
+    return router.post(
+        path, status_code=202, response_model=accepted, operation_id=operation_id, responses=error_responses(*errors)
+    )
+
+
+def _read_route(path: str, operation_id: str, model: type, *errors: int) -> Any:
+    """The decorator of a read: 200 with ``model``, or the refusals ``errors`` name."""
+    return router.get(path, response_model=model, operation_id=operation_id, responses=error_responses(*errors))
+
+
+@_command_route("", "launchSwarm", LaunchAccepted, 413, 422)
 async def launch(
     body: LaunchRequest,
     authority: AuthorityDep,
@@ -48,7 +54,7 @@ async def launch(
     return await authority.launch(body, (idempotency_key or "").strip() or None)
 
 
-@router.get("", response_model=SwarmList, operation_id="listSwarms")
+@_read_route("", "listSwarms", SwarmList)
 async def list_swarms(db: DbDep) -> SwarmList:
     async with db.transaction() as session:
         swarms = await visible_swarms(session)
@@ -56,7 +62,7 @@ async def list_swarms(db: DbDep) -> SwarmList:
     return SwarmList(swarms=[swarm_view(s, nodes[s.swarm_id]) for s in swarms])
 
 
-@router.get("/{swarm_id}", response_model=SwarmView, operation_id="getSwarm", responses=error_responses(404, 422))
+@_read_route("/{swarm_id}", "getSwarm", SwarmView, 404, 422)
 async def get_swarm(swarm_id: str, db: DbDep, authority: AuthorityDep) -> SwarmView:
     async with db.transaction() as session:
         swarm = await authority.readable(session, swarm_id)
@@ -64,59 +70,30 @@ async def get_swarm(swarm_id: str, db: DbDep, authority: AuthorityDep) -> SwarmV
     return swarm_view(swarm, nodes[swarm_id])
 
 
-@router.post(
-    "/{swarm_id}/inject",
-    status_code=202,
-    response_model=InjectAccepted,
-    operation_id="injectPrompt",
-    responses=error_responses(404, 409, 413, 422),
-)
+@_command_route("/{swarm_id}/inject", "injectPrompt", InjectAccepted, 404, 409, 413, 422)
 async def inject(swarm_id: str, body: InjectRequest, authority: AuthorityDep) -> InjectAccepted:
     return await authority.inject(swarm_id, body)
 
 
-@router.post(
-    "/{swarm_id}/terminate",
-    status_code=202,
-    response_model=TerminateAccepted,
-    operation_id="terminateSwarm",
-    responses=error_responses(404, 413, 422),
-)
+@_command_route("/{swarm_id}/terminate", "terminateSwarm", TerminateAccepted, 404, 413, 422)
 async def terminate(swarm_id: str, authority: AuthorityDep, body: TerminateRequest | None = None) -> TerminateAccepted:
     return await authority.terminate(swarm_id, body or TerminateRequest())
 
 
-@router.post(
-    "/{swarm_id}/interrupt",
-    status_code=202,
-    response_model=InterruptAccepted,
-    operation_id="interruptTurns",
-    responses=error_responses(404, 409, 413, 422, 503),
-)
+@_command_route("/{swarm_id}/interrupt", "interruptTurns", InterruptAccepted, 404, 409, 413, 422, 503)
 async def interrupt(swarm_id: str, body: InterruptRequest, authority: AuthorityDep) -> InterruptAccepted:
     """End the running turn of each named node (`turn/interrupt`); it completes with status interrupted."""
     return await authority.interrupt(swarm_id, body)
 
 
-@router.post(
-    "/{swarm_id}/approvals/{call_id}",
-    status_code=202,
-    response_model=Accepted,
-    operation_id="answerApproval",
-    responses=error_responses(404, 409, 413, 422, 503),
-)
+@_command_route("/{swarm_id}/approvals/{call_id}", "answerApproval", Accepted, 404, 409, 413, 422, 503)
 async def approve(swarm_id: str, call_id: str, body: ApprovalRequest, authority: AuthorityDep) -> Accepted:
     """Answer an agent's approval request with one of its available_decisions (422 lists them; 404 for an
     unknown call, 409 for one already answered)."""
     return Accepted(request_id=await authority.approve(swarm_id, call_id, body))
 
 
-@router.get(
-    "/{swarm_id}/approvals",
-    response_model=ApprovalList,
-    operation_id="listApprovals",
-    responses=error_responses(404, 422),
-)
+@_read_route("/{swarm_id}/approvals", "listApprovals", ApprovalList, 404, 422)
 async def approvals(swarm_id: str, db: DbDep, authority: AuthorityDep, pending: bool = True) -> ApprovalList:
     """The swarm's approval requests, oldest first: only those waiting for an answer unless pending=false."""
     async with db.transaction() as session:
@@ -125,12 +102,7 @@ async def approvals(swarm_id: str, db: DbDep, authority: AuthorityDep, pending: 
     return ApprovalList(approvals=[approval_view(row) for row in rows])
 
 
-@router.get(
-    "/{swarm_id}/nodes/{node_id}/turns",
-    response_model=TurnList,
-    operation_id="listTurns",
-    responses=error_responses(404, 422),
-)
+@_read_route("/{swarm_id}/nodes/{node_id}/turns", "listTurns", TurnList, 404, 422)
 async def turns(swarm_id: str, node_id: int, db: DbDep, authority: AuthorityDep) -> TurnList:
     """The durable transcript of one node: every turn's completed items, oldest first."""
     async with db.transaction() as session:
