@@ -36,52 +36,33 @@ USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 REMOTE_PATH = re.compile(r"^/[A-Za-z0-9_./+-]{0,1023}$")
 PYTHON = re.compile(r"^[A-Za-z0-9_./+-]{1,256}$")
 
+TIME = r"^(\d{1,4}-\d{1,2}(:\d{2}){0,2}|\d{1,6}(:\d{2}){0,2}|UNLIMITED|INFINITE)$"
+CONSTRAINT = r"^[A-Za-z0-9_.&|,*:\[\]()-]{1,128}$"
+GRES = r"^[A-Za-z0-9_.:,-]{1,128}$"
+MEM = r"^\d{1,9}[KMGT]?$"
+BEGIN = r"^(now(\+\d{1,6}(seconds|minutes|hours|days)?)?|\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?)$"
+
+
+def _text(key: str, label: str, pattern: str = NAME, description: str | None = None) -> LaunchField:
+    return LaunchField(key=key, label=label, type="string", pattern=pattern, description=description)
+
+
 SLURM_FIELDS: tuple[LaunchField, ...] = (
-    LaunchField(key="partition", label="Partition", type="string", pattern=NAME),
-    LaunchField(
-        key="time",
-        label="Time limit",
-        type="string",
-        pattern=r"^(\d{1,4}-\d{1,2}(:\d{2}){0,2}|\d{1,6}(:\d{2}){0,2}|UNLIMITED|INFINITE)$",
-        description="minutes, [D-]HH:MM:SS, or UNLIMITED",
-    ),
-    LaunchField(key="account", label="Account", type="string", pattern=NAME),
-    LaunchField(key="qos", label="QOS", type="string", pattern=NAME),
-    LaunchField(
-        key="constraint",
-        label="Node features",
-        type="string",
-        pattern=r"^[A-Za-z0-9_.&|,*:\[\]()-]{1,128}$",
-        description="a --constraint expression, e.g. 'a100&ib'",
-    ),
-    LaunchField(key="gres", label="Generic resources", type="string", pattern=r"^[A-Za-z0-9_.:,-]{1,128}$"),
-    LaunchField(key="mem", label="Memory per node", type="string", pattern=r"^\d{1,9}[KMGT]?$"),
+    _text("partition", "Partition"),
+    _text("time", "Time limit", TIME, "minutes, [D-]HH:MM:SS, or UNLIMITED"),
+    _text("account", "Account"),
+    _text("qos", "QOS"),
+    _text("constraint", "Node features", CONSTRAINT, "a --constraint expression, e.g. 'a100&ib'"),
+    _text("gres", "Generic resources", GRES),
+    _text("mem", "Memory per node", MEM),
     LaunchField(key="cpus_per_task", label="CPUs per node", type="integer", minimum=1, maximum=MAX_CPUS_PER_TASK),
-    LaunchField(key="reservation", label="Reservation", type="string", pattern=NAME),
-    LaunchField(
-        key="begin",
-        label="Start no earlier than",
-        type="string",
-        pattern=r"^(now(\+\d{1,6}(seconds|minutes|hours|days)?)?|\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?)$",
-        description="now+1hour, 2030-01-31T12:00",
-    ),
+    _text("reservation", "Reservation"),
+    _text("begin", "Start no earlier than", BEGIN, "now+1hour, 2030-01-31T12:00"),
     LaunchField(key="exclusive", label="Exclusive nodes", type="boolean", default=False),
 )
 
-# The sbatch option each launch field becomes.
-SBATCH_OPTIONS = {
-    "partition": "--partition",
-    "time": "--time",
-    "account": "--account",
-    "qos": "--qos",
-    "constraint": "--constraint",
-    "gres": "--gres",
-    "mem": "--mem",
-    "cpus_per_task": "--cpus-per-task",
-    "reservation": "--reservation",
-    "begin": "--begin",
-    "exclusive": "--exclusive",
-}
+# The sbatch option each launch field becomes: its key, spelt as sbatch spells it.
+SBATCH_OPTIONS = {field.key: "--" + field.key.replace("_", "-") for field in SLURM_FIELDS}
 
 
 class ClusterSettingsError(ValueError):
