@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from mirror.api.deps import Core
-from mirror.api.stream import EVENT_STREAM, EVENTS_SCHEMA_PATH, resume_after
+from mirror.api.stream import LastEventIdHeader, event_stream_route, resume_after
 from mirror.items import StreamItem
 from mirror.stream import ClientStream
 from mirror.subscriber import QueueLimit, Subscriber
 from services.protocol import DELTA_EVENTS
-from services.protocol.openapi import error_responses
 
 router = APIRouter(tags=["stream"])
 
@@ -43,19 +42,13 @@ class FocusedSubscriber(Subscriber):
         return self.focus_node is not None and item.node_id == self.focus_node and item.swarm_id == self.focus_swarm
 
 
-@router.get(
-    "/v1/events/focused",
-    response_class=Response,
-    operation_id="streamFocusedEvents",
-    responses={200: EVENT_STREAM, **error_responses(400, 401, 421, 422)},
-    openapi_extra={"x-events-schema": EVENTS_SCHEMA_PATH},
-)
+@event_stream_route(router, "/v1/events/focused", "streamFocusedEvents")
 async def focused_events(
     core: Core,
     swarm_id: Annotated[str, Query(max_length=200, description="The swarm the page shows.")],
     node_id: Annotated[int | None, Query(ge=0, description="The node whose deltas the page shows.")] = None,
     last_event_id: Annotated[str | None, Query(max_length=45, description="Resume after this id.")] = None,
-    last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID", max_length=45)] = None,
+    last_event_id_header: LastEventIdHeader = None,
 ) -> Response:
     """Like ``GET /v1/events`` (same ids, replay and resume), with deltas only for ``node_id`` of
     ``swarm_id`` (none when ``node_id`` is absent)."""

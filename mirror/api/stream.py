@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, HTTPException, Query, Response
@@ -34,17 +34,26 @@ def resume_after(header: str | None, query: str | None) -> str | None:
         ) from None
 
 
+# The Last-Event-ID a browser's EventSource sends on every reconnect.
+LastEventIdHeader = Annotated[str | None, Header(alias="Last-Event-ID", max_length=45)]
+
+
+def event_stream_route(api: APIRouter, path: str, operation_id: str) -> Any:
+    """The decorator of an SSE route: its 200 is the event stream; a bad resume id or query is refused."""
+    return api.get(
+        path,
+        response_class=Response,
+        operation_id=operation_id,
+        responses={200: EVENT_STREAM, **error_responses(400, 401, 421, 422)},
+        openapi_extra={"x-events-schema": EVENTS_SCHEMA_PATH},
+    )
+
+
 stream_router = APIRouter(tags=["stream"])  # the one route that also takes the session cookie
 router = APIRouter(tags=["stream"])
 
 
-@stream_router.get(
-    "/v1/events",
-    response_class=Response,
-    operation_id="streamEvents",
-    responses={200: EVENT_STREAM, **error_responses(400, 401, 421, 422)},
-    openapi_extra={"x-events-schema": EVENTS_SCHEMA_PATH},
-)
+@event_stream_route(stream_router, "/v1/events", "streamEvents")
 async def events(
     core: Core,
     swarm_id: Annotated[str | None, Query(max_length=200, description="Only this swarm's events.")] = None,
@@ -54,7 +63,7 @@ async def events(
     last_event_id: Annotated[
         str | None, Query(max_length=45, description="Resume after this id (the Last-Event-ID header wins).")
     ] = None,
-    last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID", max_length=45)] = None,
+    last_event_id_header: LastEventIdHeader = None,
 ) -> Response:
     """Server-Sent Events: ``id:`` is the bus entry id, ``event:`` the event name, ``data:`` the JSON
     envelope.  With ``Last-Event-ID`` the events after that id come first, in order, without gaps or
