@@ -62,6 +62,12 @@ def _control(event: str, payload: dict[str, object]) -> bytes:
     return encode_frame(event, orjson.dumps(payload))
 
 
+def _reset(hub: Hub, reason: str, first_id: str | None) -> bytes:
+    """``event: reset``: the client cannot get every event after its id, and why (counted)."""
+    hub.metrics.resets.inc()
+    return _control(RESET_EVENT, {"reason": reason, "first_id": first_id})
+
+
 class _Progress:
     __slots__ = ("last",)
 
@@ -78,26 +84,20 @@ async def _replay(
         first = await hub.bus.first_id()
         newest = await hub.bus.last_id()
     if after_key > entry_key(newest) and after_key > seam:
-        hub.metrics.resets.inc()
-        yield _control(
-            RESET_EVENT,
-            {
-                "reason": f"event id {after} is newer than anything in the event stream (newest {newest}): "
-                "the stream was reset; reload /v1/state and stream from its last_event_id",
-                "first_id": first,
-            },
+        yield _reset(
+            hub,
+            f"event id {after} is newer than anything in the event stream (newest {newest}): "
+            "the stream was reset; reload /v1/state and stream from its last_event_id",
+            first,
         )
         progress.last = seam
         return
     if first is not None and after != START_ID and after_key < entry_key(first):
-        hub.metrics.resets.inc()
-        yield _control(
-            RESET_EVENT,
-            {
-                "reason": f"events after {after} are no longer retained (the oldest is {first}); "
-                "reload /v1/state and stream from its last_event_id — the retained events follow",
-                "first_id": first,
-            },
+        yield _reset(
+            hub,
+            f"events after {after} are no longer retained (the oldest is {first}); "
+            "reload /v1/state and stream from its last_event_id — the retained events follow",
+            first,
         )
     if after_key >= seam:  # nothing to replay; live entries up to after_key are dropped as duplicates
         progress.last = after_key
