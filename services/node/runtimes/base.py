@@ -145,7 +145,13 @@ class Runtime(ABC):
             pending = self.approvals.answer(call_id, decision)
         except ApprovalError as exc:
             return str(exc)
-        self.announce_answer(pending, decision)
+        problem = self.answer_agent(pending, decision)
+        if problem is None:
+            self.announce_answer(pending, decision)
+        return problem
+
+    def answer_agent(self, pending: PendingApproval, decision: str) -> str | None:
+        """Pass an answered approval on to the agent; None when it took it, else why it could not."""
         return None
 
     def announce_answer(self, pending: PendingApproval, decision: str) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 import uuid
 from typing import Any, ClassVar
@@ -34,16 +33,15 @@ from typing import Any, ClassVar
 from services.node.errors import ConfigError
 from services.node.messages import Injection
 from services.node.records import (
-    NODE_AGENT_RESTARTED,
-    NODE_BAD_AGENT_LINE,
     NODE_ITEM_ABANDONED,
     NODE_TURN_ABORTED,
     NODE_TURN_WATCHDOG,
 )
 from services.node.runtimes import shapes
-from services.node.runtimes.approvals import ApprovalError
+from services.node.runtimes.agent_process import AgentRuntime, AgentUnavailable, watchdog_params
+from services.node.runtimes.approvals import PendingApproval
 from services.node.runtimes.appserver import AgentError, AppServer, Message
-from services.node.runtimes.base import Param, Runtime, choice, integer, number, text
+from services.node.runtimes.base import Param, choice, text
 from services.node.runtimes.claude_items import FILE_TOOLS, ClaudeItems, token_usage
 from services.node.runtimes.claude_launch import APPROVAL_POLICIES, command_line, environment
 
@@ -54,10 +52,6 @@ WATCH_POLL_S = 0.1
 INTERRUPT_GRACE_S = 10.0
 
 
-class AgentUnavailable(Exception):
-    """Claude cannot be (re)started; the node program ends with this reason."""
-
-
 class ClaudeProcess(AppServer):
     """The child's stdio, one JSON object a line; Claude's lines are not JSON-RPC, so they are written as
     they are (none of Claude's lines has a top-level `id`, so every one reaches `on_message`)."""
@@ -66,7 +60,7 @@ class ClaudeProcess(AppServer):
         self._write(message)
 
 
-class ClaudeRuntime(Runtime):
+class ClaudeRuntime(AgentRuntime):
     name = "claude"
     provider_params = ("binary", "base_url", "env_key")  # where Claude is, its Messages API, the key's variable
     params_accepted: ClassVar[tuple[Param, ...]] = (
@@ -81,24 +75,19 @@ class ClaudeRuntime(Runtime):
         Param("binary", None, text(4096, optional=False), "path of the claude binary on the node"),
         Param("base_url", None, text(2048), "the Anthropic Messages API endpoint, e.g. http://host:8080"),
         Param("env_key", None, text(100), "the router's environment variable holding the key (ANTHROPIC_API_KEY here)"),
-        Param("turn_idle_timeout_s", 600, number(0.5, 86_400), "a turn without output this long is interrupted"),
-        Param("max_restarts", 3, integer(0, 20), "restarts of an exited Claude in a row before the node gives up"),
+        *watchdog_params("Claude", "output"),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.process: ClaudeProcess | None = None
-        self._state = threading.Lock()
         self._items = ClaudeItems("", self.workspace, self._notify)
-        self._turn_done = threading.Event()  # set once the running turn's last message is written
         self._ended = True  # the running turn's end is decided (under the lock, exactly once)
         self._started_s = 0
         self._started_monotonic = 0.0
         self._interrupted = False  # the user (or a "cancel" answer) ended the running turn
         self._session_used = False  # Claude saved the session (it read a message): --resume works
         self._total: dict[str, int] | None = None
-        self._failures_in_a_row = 0
-        self._last_exit = ""
         self._last_line = 0.0  # when Claude last wrote a line (monotonic)
         self._taken = False  # Claude took the running turn's message (its `system/init` line)
 
@@ -133,20 +122,13 @@ class ClaudeRuntime(Runtime):
         """The running Claude, started again (session resumed) if it exited; AgentUnavailable past the bound."""
         if self.process is not None and self.process.alive:
             return self.process
-        if self._failures_in_a_row >= int(self.params["max_restarts"]):
-            raise AgentUnavailable(
-                f"claude exited {self._failures_in_a_row} times in a row; giving up. Last: {self._last_exit}"
-            )
-        self._failures_in_a_row += 1
-        if self.stopping.wait(min(2 ** (self._failures_in_a_row - 1) * 0.5, 30.0)):
-            raise AgentUnavailable("the node program is stopping")
+        self._count_restart()
         resumed = self._session_used
         try:
             process = self._spawn()
         except AgentError as exc:
             raise AgentUnavailable(f"claude cannot be started again: {exc}") from exc
-        params = {"attempt": self._failures_in_a_row, "threadId": self.thread_id, "resumed": resumed}
-        self.emit(self.turn_injection_id, {"method": NODE_AGENT_RESTARTED, "params": params})
+        self._announce_restart(resumed)
         return process
 
     # -- what Claude writes (reader thread) ------------------------------------------------------------
@@ -212,9 +194,6 @@ class ClaudeRuntime(Runtime):
             "availableDecisions": list(DECISIONS),
         }
         self.emit(self.turn_injection_id, {"method": method, "id": request_id, "params": params})
-
-    def _on_bad_line(self, line: str, error: str) -> None:
-        self.emit(self.turn_injection_id, {"method": NODE_BAD_AGENT_LINE, "params": {"line": line, "error": error}})
 
     def _on_exit(self, reason: str) -> None:
         self._last_exit = reason
@@ -339,11 +318,8 @@ class ClaudeRuntime(Runtime):
         request = {"type": "control_request", "request_id": shapes.new_id(), "request": {"subtype": "interrupt"}}
         return self._send(request)
 
-    def resolve_approval(self, call_id: str, decision: str) -> str | None:
-        try:
-            pending = self.approvals.answer(call_id, decision)
-        except ApprovalError as exc:
-            return str(exc)
+    def answer_agent(self, pending: PendingApproval, decision: str) -> str | None:
+        call_id = pending.call_id
         if decision == "accept":
             answer: dict[str, Any] = {"behavior": "allow", "updatedInput": pending.details}
         else:
@@ -352,10 +328,7 @@ class ClaudeRuntime(Runtime):
                 self._interrupted = self._items.interrupted = True
             answer = {"behavior": "deny", "message": "The user declined this.", "interrupt": decision == "cancel"}
         response = {"subtype": "success", "request_id": pending.request_id, "response": answer}
-        if not self._send({"type": "control_response", "response": response}):
-            return "claude is not running"
-        self.announce_answer(pending, decision)
-        return None
+        return None if self._send({"type": "control_response", "response": response}) else "claude is not running"
 
     def stop(self) -> None:
         super().stop()

@@ -25,17 +25,16 @@ from typing import Any, ClassVar
 from services.node.errors import ConfigError
 from services.node.messages import Injection
 from services.node.records import (
-    NODE_AGENT_RESTARTED,
-    NODE_BAD_AGENT_LINE,
     NODE_INJECTION_STEERED,
     NODE_ITEM_ABANDONED,
     NODE_STEER_REJECTED,
     NODE_TURN_ABORTED,
     NODE_TURN_WATCHDOG,
 )
-from services.node.runtimes.approvals import PERMISSIONS_APPROVAL, ApprovalError, PendingApproval, offered_decisions
+from services.node.runtimes.agent_process import AgentRuntime, AgentUnavailable, watchdog_params
+from services.node.runtimes.approvals import PERMISSIONS_APPROVAL, PendingApproval, offered_decisions
 from services.node.runtimes.appserver import AgentError, AppServer, Message
-from services.node.runtimes.base import Param, Runtime, choice, integer, number, optional, text
+from services.node.runtimes.base import Param, choice, integer, number, optional, text
 from services.node.runtimes.codex_home import write_codex_home
 
 APPROVAL_POLICIES = ("never", "on-request", "untrusted")
@@ -55,11 +54,7 @@ PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "TMPDIR
 CLIENT_INFO = {"name": "codeswarm", "title": "Codeswarm node program", "version": "1"}
 
 
-class AgentUnavailable(Exception):
-    """codex cannot be (re)started; the node program ends with this reason."""
-
-
-class CodexRuntime(Runtime):
+class CodexRuntime(AgentRuntime):
     name = "codex"
     provider_params = ("binary", "base_url", "env_key")  # where codex is and which endpoint and key it uses
     params_accepted: ClassVar[tuple[Param, ...]] = (
@@ -84,21 +79,16 @@ class CodexRuntime(Runtime):
         Param("env_key", None, text(100), "the environment variable codex sends as the bearer key"),
         Param("max_retries", 2, integer(0, 20), "codex's own retries of a failed model request"),
         Param("stream_idle_timeout_s", 300, number(1, 86_400), "codex gives up a silent model stream after this"),
-        Param("turn_idle_timeout_s", 600, number(0.5, 86_400), "a turn without progress this long is interrupted"),
-        Param("max_restarts", 3, integer(0, 20), "restarts of an exited codex in a row before the node gives up"),
+        *watchdog_params("codex", "progress"),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.server: AppServer | None = None
-        self._state = threading.Lock()
         self._turn_id: str | None = None
         self._turn_known = threading.Event()
-        self._turn_done = threading.Event()
         self._open_items: dict[str, dict[str, Any]] = {}
         self._last_progress = time.monotonic()
-        self._failures_in_a_row = 0
-        self._last_exit = ""
 
     # -- starting -------------------------------------------------------------------------------------
 
@@ -158,23 +148,15 @@ class CodexRuntime(Runtime):
         """The running codex, restarted (thread resumed) if it exited; AgentUnavailable past the bound."""
         if self.server is not None and self.server.alive:
             return self.server
-        limit = int(self.params["max_restarts"])
         while True:
-            if self._failures_in_a_row >= limit:
-                raise AgentUnavailable(
-                    f"codex exited {self._failures_in_a_row} times in a row; giving up. Last: {self._last_exit}"
-                )
-            self._failures_in_a_row += 1
-            if self.stopping.wait(min(2 ** (self._failures_in_a_row - 1) * 0.5, 30.0)):
-                raise AgentUnavailable("the node program is stopping")
+            self._count_restart()
             try:
                 server = self._spawn()
                 resumed = self._resume(server)
             except (ConfigError, AgentError) as exc:
                 self._last_exit = str(exc)
                 continue
-            params = {"attempt": self._failures_in_a_row, "threadId": self.thread_id, "resumed": resumed}
-            self.emit(self.turn_injection_id, {"method": NODE_AGENT_RESTARTED, "params": params})
+            self._announce_restart(resumed)
             return server
 
     def _resume(self, server: AppServer) -> bool:
@@ -230,11 +212,6 @@ class CodexRuntime(Runtime):
             refusal = f"Codeswarm cannot put {method} to a user; it is refused so the turn can go on"
             with contextlib.suppress(AgentError):  # codex is gone: its exit is reported
                 self.server.respond_error(request_id, -32601, refusal)
-
-    def _on_bad_line(self, line: str, error: str) -> None:
-        with self._state:
-            injection_id = self.turn_injection_id
-        self.emit(injection_id, {"method": NODE_BAD_AGENT_LINE, "params": {"line": line, "error": error}})
 
     def _on_exit(self, reason: str) -> None:
         self._last_exit = reason
@@ -350,11 +327,7 @@ class CodexRuntime(Runtime):
             return False
         return True
 
-    def resolve_approval(self, call_id: str, decision: str) -> str | None:
-        try:
-            pending = self.approvals.answer(call_id, decision)
-        except ApprovalError as exc:
-            return str(exc)
+    def answer_agent(self, pending: PendingApproval, decision: str) -> str | None:
         server = self.server
         if server is None:
             return "codex is not running"
@@ -362,7 +335,6 @@ class CodexRuntime(Runtime):
             server.respond(pending.request_id, _approval_result(pending, decision))
         except AgentError as exc:
             return f"could not answer codex: {exc}"
-        self.announce_answer(pending, decision)
         return None
 
     def stop(self) -> None:
