@@ -77,13 +77,33 @@ class NodeRow(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer)
 
 
-class InjectionRow(Base):
+# Mixin columns are the table's first, as the migrations make them.
+KEY_FIRST = -1
+
+
+class _InjectionOnNode:
+    """The key of a row a node's injection has: the injection, and the turn it became."""
+
+    injection_id: Mapped[str] = mapped_column(String(40), primary_key=True, sort_order=KEY_FIRST)
+    swarm_id: Mapped[str] = mapped_column(ForeignKey("swarms.swarm_id", ondelete="CASCADE"), sort_order=KEY_FIRST)
+    node_id: Mapped[int] = mapped_column(Integer, sort_order=KEY_FIRST)
+
+
+class _CallOnNode:
+    """The key of a row a node's tool call has: the command it ran, the approval it asked for."""
+
+    swarm_id: Mapped[str] = mapped_column(
+        ForeignKey("swarms.swarm_id", ondelete="CASCADE"), primary_key=True, sort_order=KEY_FIRST
+    )
+    node_id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=KEY_FIRST)
+    call_id: Mapped[str] = mapped_column(String(80), primary_key=True, sort_order=KEY_FIRST)
+    injection_id: Mapped[str | None] = mapped_column(String(40), index=True, sort_order=KEY_FIRST)
+
+
+class InjectionRow(_InjectionOnNode, Base):
     __tablename__ = "injections"
     __table_args__ = (Index("ix_injections_node", "swarm_id", "node_id"),)
 
-    injection_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    swarm_id: Mapped[str] = mapped_column(ForeignKey("swarms.swarm_id", ondelete="CASCADE"))
-    node_id: Mapped[int] = mapped_column(Integer)
     request_id: Mapped[str] = mapped_column(String(40))
     content: Mapped[str] = mapped_column(Text)
     mode: Mapped[str] = mapped_column(String(8))
@@ -93,15 +113,12 @@ class InjectionRow(Base):
     delivered_at: Mapped[datetime | None]
 
 
-class TurnRow(Base):
+class TurnRow(_InjectionOnNode, Base):
     """The durable transcript of one injection on one node: completed items only, never deltas."""
 
     __tablename__ = "turns"
     __table_args__ = (Index("ix_turns_node", "swarm_id", "node_id"),)
 
-    injection_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    swarm_id: Mapped[str] = mapped_column(ForeignKey("swarms.swarm_id", ondelete="CASCADE"))
-    node_id: Mapped[int] = mapped_column(Integer)
     prompt: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime | None]
@@ -111,13 +128,9 @@ class TurnRow(Base):
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # latest cumulative figures, never summed
 
 
-class CommandRow(Base):
+class CommandRow(_CallOnNode, Base):
     __tablename__ = "commands"
 
-    swarm_id: Mapped[str] = mapped_column(ForeignKey("swarms.swarm_id", ondelete="CASCADE"), primary_key=True)
-    node_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    call_id: Mapped[str] = mapped_column(String(80), primary_key=True)
-    injection_id: Mapped[str | None] = mapped_column(String(40), index=True)
     seq: Mapped[int] = mapped_column(BigInteger)  # orders a turn's commands
     command: Mapped[str] = mapped_column(Text)
     status: Mapped[str | None] = mapped_column(String(16))
@@ -125,15 +138,11 @@ class CommandRow(Base):
     output: Mapped[str] = mapped_column(Text, default="")
 
 
-class ApprovalRow(Base):
+class ApprovalRow(_CallOnNode, Base):
     """An approval an agent asked for: pending until the user answers, kept across router restarts."""
 
     __tablename__ = "approvals"
 
-    swarm_id: Mapped[str] = mapped_column(ForeignKey("swarms.swarm_id", ondelete="CASCADE"), primary_key=True)
-    node_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    call_id: Mapped[str] = mapped_column(String(80), primary_key=True)
-    injection_id: Mapped[str | None] = mapped_column(String(40), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # command, fileChange, permissions
     command: Mapped[str | None] = mapped_column(Text)
     cwd: Mapped[str | None] = mapped_column(Text)
