@@ -14,12 +14,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mirror.api import commands, focused_stream, health, live, session, stream
 from mirror.core import MirrorCore
 from mirror.limits import DeclaredSizeLimit, too_large
-from services.api_docs import add_offline_docs
+from services.api_app import service_app
 from services.auth import require_token
 from services.bus.base import EventBus
 from services.host_check import HostOriginCheck
 from services.logs import RequestIdMiddleware
-from services.protocol.openapi import error_responses, operation_id
+from services.protocol.openapi import error_responses
 from services.sessions import SessionStore
 from services.settings import Settings
 from services.validation_errors import http_error as shared_http_error
@@ -47,16 +47,11 @@ def create_app(
         finally:
             await core.stop()
 
-    app = FastAPI(
-        title="Codeswarm mirror",
-        version="1",
-        summary="A reconciling read model of the router's swarms and a lossless, replayable event stream.",
-        lifespan=lifespan,
-        generate_unique_id_function=operation_id,
-        docs_url=None,
-        redoc_url=None,
+    app = service_app(
+        "Codeswarm mirror",
+        "A reconciling read model of the router's swarms and a lossless, replayable event stream.",
+        lifespan,
     )
-    add_offline_docs(app)
     sessions = app.state.sessions = SessionStore.from_settings(settings)  # in memory: see services/sessions.py
 
     install_validation_errors(app)

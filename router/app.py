@@ -11,13 +11,13 @@ from fastapi.responses import JSONResponse
 from router.api import health, providers, swarms
 from router.core import start_router
 from router.errors import CommandError
-from services.api_docs import add_offline_docs
+from services.api_app import service_app
 from services.auth import require_token
 from services.body_limit import BodyLimitMiddleware
 from services.bus.base import EventBus
 from services.host_check import HostOriginCheck
 from services.logs import RequestIdMiddleware
-from services.protocol.openapi import error_responses, operation_id
+from services.protocol.openapi import error_responses
 from services.settings import Settings
 from services.validation_errors import install_validation_errors
 
@@ -33,16 +33,11 @@ def create_app(settings: Settings | None = None, bus: EventBus | None = None) ->
         finally:
             await app.state.core.stop()
 
-    app = FastAPI(
-        title="Codeswarm router",
-        version="1",
-        summary="The lifecycle authority: launch swarms, inject prompts, terminate; events go to the bus.",
-        lifespan=lifespan,
-        generate_unique_id_function=operation_id,
-        docs_url=None,
-        redoc_url=None,
+    app = service_app(
+        "Codeswarm router",
+        "The lifecycle authority: launch swarms, inject prompts, terminate; events go to the bus.",
+        lifespan,
     )
-    add_offline_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(HostOriginCheck, settings=settings)  # added last: the outermost check
     install_validation_errors(app)
