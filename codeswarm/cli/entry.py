@@ -109,24 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--runtime", metavar="R", help="agent runtime: mock, shell, codex, ...")
     launch.add_argument("--alias", metavar="A", help="a name to recognise the swarm by")
     launch.add_argument("--system-prompt", metavar="TEXT", help="system prompt given to every node's agent")
-    launch.add_argument(
-        "--param",
-        dest="params",
-        type=assignment,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a provider launch field (repeatable); VALUE is read as JSON when it parses, else as text",
-    )
-    launch.add_argument(
-        "--runtime-param",
-        dest="runtime_params",
-        type=assignment,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a runtime parameter, e.g. tokens=40 or delay_ms=5 for mock (repeatable)",
-    )
+    key_values: dict[str, Any] = {"type": assignment, "action": "append", "metavar": "KEY=VALUE"}
+    about_param = "a provider launch field (repeatable); VALUE is read as JSON when it parses, else as text"
+    launch.add_argument("--param", dest="params", default=[], help=about_param, **key_values)
+    about_runtime_param = "a runtime parameter, e.g. tokens=40 or delay_ms=5 for mock (repeatable)"
+    launch.add_argument("--runtime-param", dest="runtime_params", default=[], help=about_runtime_param, **key_values)
     launch.add_argument(
         "--wait",
         action=argparse.BooleanOptionalAction,
