@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, InitVar, dataclass
 
 import orjson
 
@@ -29,25 +30,19 @@ from services.waiting import wait_event
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class Hub:
-    def __init__(
-        self,
-        bus: EventBus,
-        model: ReadModel,
-        ledger: RequestLedger,
-        *,
-        batch: int = 1000,
-        block_ms: int = 2000,
-        synthetic_keep: int = 1024,
-        replay_concurrency: int = 32,
-        hold_s: float = 0.2,
-    ) -> None:
-        self.bus = bus
-        self.model = model
-        self.ledger = ledger
-        self.batch = batch
-        self.block_ms = block_ms
-        self.hold_s = hold_s  # how long a backlog waits for a client that is sending to make room
+    bus: EventBus
+    model: ReadModel
+    ledger: RequestLedger
+    _: KW_ONLY
+    batch: int = 1000
+    block_ms: int = 2000
+    synthetic_keep: InitVar[int] = 1024
+    replay_concurrency: InitVar[int] = 32
+    hold_s: float = 0.2  # how long a backlog waits for a client that is sending to make room
+
+    def __post_init__(self, synthetic_keep: int, replay_concurrency: int) -> None:
         self.subscribers: set[Subscriber] = set()
         self.error: str | None = None  # why the bus cannot be read right now
         self.events_in = 0

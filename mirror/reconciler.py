@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass
 
 from mirror.hub import Hub
 from mirror.ledger import RequestLedger
@@ -27,27 +28,20 @@ log = logging.getLogger(__name__)
 REMOVED_REASON = "the router no longer lists this swarm"
 
 
+@dataclass(eq=False)
 class Reconciler:
-    def __init__(
-        self,
-        router: RouterClient,
-        model: ReadModel,
-        hub: Hub,
-        ledger: RequestLedger,
-        *,
-        interval_s: float,
-        retry_s: float = 2.0,
-        timeout_s: float = 10.0,
-        after_success: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
-        self.router = router
-        self.model = model
-        self.hub = hub
-        self.ledger = ledger
-        self.interval_s = interval_s
-        self.retry_s = min(retry_s, interval_s)
-        self.timeout_s = timeout_s
-        self.after_success = after_success
+    router: RouterClient
+    model: ReadModel
+    hub: Hub
+    ledger: RequestLedger
+    _: KW_ONLY
+    interval_s: float
+    retry_s: float = 2.0  # the delay after a failure (at most interval_s)
+    timeout_s: float = 10.0
+    after_success: Callable[[], Awaitable[None]] | None = None
+
+    def __post_init__(self) -> None:
+        self.retry_s = min(self.retry_s, self.interval_s)
         self.problem: str | None = "not reconciled with the router yet"
         self.last_success: float | None = None  # time.time() of the last good reconcile
         self.failures = 0
