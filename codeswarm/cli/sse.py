@@ -14,6 +14,7 @@ Like a browser, a block without ``data`` dispatches nothing, unless the parser i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +83,10 @@ class SseParser:
             text = text[1:]  # the second half of a \r\n cut between two chunks
         self._after_cr = text.endswith("\r")
         *lines, self._partial = (self._partial + text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        return self.feed_lines(lines)
+
+    def feed_lines(self, lines: Iterable[str]) -> list[SseEvent]:
+        """Take whole lines (without their line endings), in order; return the events they complete."""
         events = []
         for line in lines:
             event = self.feed(line)

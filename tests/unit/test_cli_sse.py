@@ -5,15 +5,6 @@ from __future__ import annotations
 from codeswarm.cli.sse import SseEvent, SseParser
 
 
-def feed_lines(parser: SseParser, lines: list[str]) -> list[SseEvent]:
-    events = []
-    for line in lines:
-        event = parser.feed(line)
-        if event is not None:
-            events.append(event)
-    return events
-
-
 def test_an_event_ends_at_the_blank_line_with_its_id_name_and_data() -> None:
     parser = SseParser()
     assert parser.feed("id: 1732464000000-0") is None
@@ -40,41 +31,41 @@ def test_any_line_ending_is_accepted() -> None:
 
 def test_an_event_without_data_is_not_dispatched_but_its_id_counts() -> None:
     parser = SseParser()
-    assert feed_lines(parser, ["id: 5-0", "event: ping", ""]) == []
+    assert parser.feed_lines(["id: 5-0", "event: ping", ""]) == []
     assert parser.last_event_id == "5-0"
 
 
 def test_the_resume_point_moves_only_when_an_event_is_complete() -> None:
     parser = SseParser("1-0")
-    feed_lines(parser, ["id: 2-0", "event: usage", "data: {}"])  # the connection drops here
+    parser.feed_lines(["id: 2-0", "event: usage", "data: {}"])  # the connection drops here
     assert parser.last_event_id == "1-0", "a half-received event must be received again after a reconnect"
     parser.reset()
-    assert feed_lines(parser, ["data: {}", ""]) == [SseEvent(event="message", data="{}", id=None)]
+    assert parser.feed_lines(["data: {}", ""]) == [SseEvent(event="message", data="{}", id=None)]
     assert parser.last_event_id == "1-0"
 
 
 def test_an_event_without_id_keeps_the_last_resume_point() -> None:
     parser = SseParser()
-    events = feed_lines(parser, ["id: 7-1", "data: a", "", "event: swarm_status", "data: b", ""])
+    events = parser.feed_lines(["id: 7-1", "data: a", "", "event: swarm_status", "data: b", ""])
     assert [e.id for e in events] == ["7-1", None]
     assert parser.last_event_id == "7-1"
 
 
 def test_an_empty_id_clears_the_resume_point() -> None:
     parser = SseParser("3-0")
-    feed_lines(parser, ["id:", "data: x", ""])
+    parser.feed_lines(["id:", "data: x", ""])
     assert parser.last_event_id is None
 
 
 def test_retry_sets_the_reconnection_delay_only_when_numeric() -> None:
     parser = SseParser()
-    feed_lines(parser, ["retry: 1500", "retry: soon"])
+    parser.feed_lines(["retry: 1500", "retry: soon"])
     assert parser.retry_ms == 1500
 
 
 def test_ids_with_nul_are_ignored() -> None:
     parser = SseParser()
-    feed_lines(parser, ["id: a\0b", "data: x", ""])
+    parser.feed_lines(["id: a\0b", "data: x", ""])
     assert parser.last_event_id is None
 
 
