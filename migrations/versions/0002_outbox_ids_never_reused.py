@@ -12,6 +12,8 @@ Revises: 0001
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -22,29 +24,25 @@ depends_on = None
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        return
-    op.create_table(
-        "event_outbox_autoincrement",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("envelope", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sqlite_autoincrement=True,
-    )
-    op.execute("INSERT INTO event_outbox_autoincrement (id, envelope) SELECT id, envelope FROM event_outbox")
-    op.drop_table("event_outbox")
-    op.rename_table("event_outbox_autoincrement", "event_outbox")
+    _rebuild_outbox("event_outbox_autoincrement", sqlite_autoincrement=True)
 
 
 def downgrade() -> None:
+    _rebuild_outbox("event_outbox_plain")
+
+
+def _rebuild_outbox(name: str, **table_options: Any) -> None:
+    """On SQLite, copy event_outbox with its rows into a new table ``name`` made with ``table_options``,
+    which then takes its place."""
     if op.get_bind().dialect.name != "sqlite":
         return
     op.create_table(
-        "event_outbox_plain",
+        name,
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("envelope", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        **table_options,
     )
-    op.execute("INSERT INTO event_outbox_plain (id, envelope) SELECT id, envelope FROM event_outbox")
+    op.execute(f"INSERT INTO {name} (id, envelope) SELECT id, envelope FROM event_outbox")
     op.drop_table("event_outbox")
-    op.rename_table("event_outbox_plain", "event_outbox")
+    op.rename_table(name, "event_outbox")
