@@ -27,9 +27,17 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.ingest_batch import Commit, Publication, node_cursor
-from router.ingest_envelopes import node_status_event, record_envelope
-from router.ingest_nodes import LOCAL_CLUSTER, NodeKey, TrackedNode, lock_order, observe_event, observe_record
-from router.ingest_records import Record, new_records
+from router.ingest_envelopes import node_status_event, record_envelope, seq_gap_warning
+from router.ingest_nodes import (
+    LOCAL_CLUSTER,
+    NodeKey,
+    TrackedNode,
+    lock_order,
+    observe_event,
+    observe_record,
+    seq_gaps_to_report,
+)
+from router.ingest_records import Record, SeqGaps, new_records
 from router.metrics import RouterMetrics
 from router.pricing import Pricing
 from router.providers.base import OutboxLines
@@ -164,12 +172,31 @@ class Ingest:
             await self._commit(commit)
 
     def _read_chunk(self, node: TrackedNode, chunk: OutboxLines, publication: Publication, commit: Commit) -> None:
-        last_seq = commit.last_seq(node)
-        for record in new_records(chunk.lines, last_seq, f"{node.job_id}/{node.node_id}"):
+        last_seq, gaps = commit.last_seq(node), SeqGaps()
+        for record in new_records(chunk.lines, last_seq, f"{node.job_id}/{node.node_id}", gaps):
             last_seq = record.seq
             self.records_ingested += 1
             self._read_record(node, record, publication, commit)
         commit.read(node, last_seq, chunk.end_offset)
+        if gaps.count:
+            self._report_seq_gaps(node, last_seq, gaps, publication)
+
+    def _report_seq_gaps(self, node: TrackedNode, last_seq: int, gaps: SeqGaps, publication: Publication) -> None:
+        """Lines whose seq skipped ahead were not believed: say so, at most once per SEQ_GAP_WARN_S."""
+        now = time.time()
+        ignored = seq_gaps_to_report(node, gaps.count, now)
+        if ignored is None:
+            return
+        log.warning(
+            "swarm %s node %d: %d outbox line(s) with an out-of-order seq ignored (latest seq %d, after %d)",
+            node.swarm_id,
+            node.node_id,
+            ignored,
+            gaps.highest,
+            last_seq,
+        )
+        publication.add(seq_gap_warning(node, last_seq, ignored, gaps.highest), now)
+        self.metrics.events_ingested.add(EventName.AGENT_WARNING)
 
     def _read_record(self, node: TrackedNode, record: Record, publication: Publication, commit: Commit) -> None:
         publish = record.seq > node.published_seq

@@ -46,6 +46,26 @@ def _long_text(value: Any) -> bool:
     return isinstance(value, str) and len(value) > RAW_REPEAT_LIMIT
 
 
+def seq_gap_warning(node: TrackedNode, last_seq: int, ignored: int, highest: int) -> bytes:
+    """The agent_warning that lines of the node's outbox were not believed (their seq skipped ahead of
+    last_seq, the node's last record read); it names seqs and a count, never the lines themselves."""
+    message = (
+        f"{ignored} line(s) of node {node.node_id}'s outbox with an out-of-order seq were ignored (the latest "
+        f"seq {highest}, after record {last_seq}): the node numbers its records one by one, so another process "
+        "wrote them"
+    )
+    data = {
+        "swarm_id": node.swarm_id,
+        "job_id": node.job_id,
+        "node_id": node.node_id,
+        "injection_id": None,
+        "seq": last_seq,
+        "message": message,
+        "code": "seqOutOfOrder",
+    }
+    return orjson.dumps(make_envelope(EventName.AGENT_WARNING, data))
+
+
 def node_status_event(node: TrackedNode) -> dict[str, Any]:
     return make_envelope(
         EventName.NODE_STATUS,

@@ -21,6 +21,10 @@ from services.protocol import EventName, NodeStatus
 LOCAL_CLUSTER = "local"  # the default providers file's only entry (this host)
 NodeKey = tuple[str, str, int]  # (cluster, job id, node id)
 
+# At most one warning per node this often about outbox lines whose seq skipped ahead (not believed):
+# a flood of forged lines costs the bus one small event a minute.
+SEQ_GAP_WARN_S = 60.0
+
 
 @dataclass(slots=True)
 class TrackedNode:
@@ -38,6 +42,8 @@ class TrackedNode:
     exit_code: int | None = None
     exit_reason: str | None = None  # the node program's own words in its exit record
     model: str | None = None  # what the swarm's runtime asks its endpoint for (prices usage)
+    seq_gaps_unreported: int = 0  # lines not believed (seq skipped ahead) since the last warning
+    seq_gap_warned_at: float | None = None
 
     @property
     def key(self) -> NodeKey:
@@ -76,6 +82,16 @@ def observe_event(node: TrackedNode, event: EventName) -> None:
     activity = activity_after(event)
     if activity is not None and node.activity is not NodeStatus.EXITED:
         node.activity = activity
+
+
+def seq_gaps_to_report(node: TrackedNode, count: int, now: float) -> int | None:
+    """Count lines of the node not believed (their seq skipped ahead); how many to report now, or None
+    while the last warning is younger than SEQ_GAP_WARN_S (they are reported with the next one)."""
+    node.seq_gaps_unreported += count
+    if node.seq_gap_warned_at is not None and now - node.seq_gap_warned_at < SEQ_GAP_WARN_S:
+        return None
+    reported, node.seq_gaps_unreported, node.seq_gap_warned_at = node.seq_gaps_unreported, 0, now
+    return reported
 
 
 def stale_nodes(nodes: Iterable[TrackedNode], limit: float) -> list[TrackedNode]:

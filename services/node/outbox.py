@@ -29,7 +29,18 @@ def encode_record(
         "kind": kind,
         "payload": payload,
     }
-    return (json.dumps(record) + "\n").encode()
+    try:
+        return (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode()
+    except ValueError:  # NaN, an infinity or a lone surrogate (UnicodeEncodeError) from a runtime message
+        return _readable_line(record)
+
+
+def _readable_line(record: dict[str, Any]) -> bytes:
+    """The record as a line the router reads (it refuses NaN, infinities and lone surrogates, and the
+    chain of seqs stops at a line it cannot read): those become null and "?"."""
+    cleaned = json.loads(json.dumps(record), parse_constant=lambda _constant: None)
+    text = json.dumps(cleaned, ensure_ascii=False, allow_nan=False) + "\n"
+    return text.encode("utf-8", "replace")
 
 
 def _write_all(fd: int, data: bytes) -> None:

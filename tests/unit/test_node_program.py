@@ -312,13 +312,14 @@ def test_a_restarted_node_continues_seq_and_runs_only_what_it_never_started(new_
 def test_a_torn_last_outbox_line_is_ended_before_new_records(new_node: Callable[..., Node]) -> None:
     node = new_node()
     node.outbox.parent.mkdir(parents=True)
-    whole = {"seq": 7, "ts": 1.0, "job_id": JOB, "node_id": 0, "injection_id": None, "kind": "heartbeat"}
-    node.outbox.write_bytes(json.dumps({**whole, "payload": {}}).encode() + b'\n{"seq": 8, "ts": 2.0, "jo')
+    whole = {"ts": 1.0, "job_id": JOB, "node_id": 0, "injection_id": None, "kind": "heartbeat", "payload": {}}
+    written = b"".join(json.dumps({"seq": seq, **whole}).encode() + b"\n" for seq in range(1, 8))
+    node.outbox.write_bytes(written + b'{"seq": 8, "ts": 2.0, "jo')
     node.start()
     wait_for(lambda: b'"kind": "hello"' in node.outbox.read_bytes(), what="hello")
     lines = node.outbox.read_bytes().splitlines()
-    assert lines[1] == b'{"seq": 8, "ts": 2.0, "jo'
-    assert json.loads(lines[2])["seq"] == 8 and json.loads(lines[2])["kind"] == "hello"
+    assert lines[7] == b'{"seq": 8, "ts": 2.0, "jo'
+    assert json.loads(lines[8])["seq"] == 8 and json.loads(lines[8])["kind"] == "hello"
 
 
 # -- the bundle -----------------------------------------------------------------------------------------------
