@@ -11,12 +11,13 @@ from enum import Enum
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, HTTPException, Path, Response
+from fastapi import APIRouter, HTTPException, Path, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from mirror.api.deps import Core
 from mirror.router_client import RouterUnavailable
+from services.api_app import IdempotencyKey
 from services.protocol import ApprovalRequest, InjectRequest, InterruptRequest, LaunchRequest, TerminateRequest
 from services.protocol.mirror_views import RequestRecord
 from services.protocol.openapi import ARCHIVE, error_responses
@@ -123,11 +124,7 @@ def _swarm_path(swarm_id: str, *rest: str | int) -> str:
 
 
 @_command_route("/v1/swarms", "launchSwarm", LaunchAccepted, 413, 422)
-async def launch(
-    body: LaunchRequest,
-    core: Core,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> Response:
+async def launch(body: LaunchRequest, core: Core, idempotency_key: IdempotencyKey = None) -> Response:
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
     return await _command(core, "launch", "/v1/swarms", body.model_dump(mode="json", exclude_unset=True), None, headers)
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from router.api.deps import AuthorityDep, DbDep
@@ -14,6 +14,7 @@ from router.row_views import approval_view, swarm_view, turn_view
 from router.store.approvals import swarm_approvals
 from router.store.swarms import nodes_of, visible_swarms
 from router.store.turns import node_turns
+from services.api_app import IdempotencyKey
 from services.protocol import ApprovalRequest, InjectRequest, InterruptRequest, LaunchRequest, TerminateRequest
 from services.protocol.openapi import ARCHIVE, error_responses
 from services.protocol.views import (
@@ -45,9 +46,7 @@ def _read_route(path: str, operation_id: str, model: type, *errors: int) -> Any:
 
 @_command_route("", "launchSwarm", LaunchAccepted, 413, 422)
 async def launch(
-    body: LaunchRequest,
-    authority: AuthorityDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    body: LaunchRequest, authority: AuthorityDep, idempotency_key: IdempotencyKey = None
 ) -> LaunchAccepted:
     """Launch a swarm; answers at once, the launch continues in the background (watch the events).
     An empty Idempotency-Key is no key."""
