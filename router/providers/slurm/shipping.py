@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
@@ -33,14 +34,14 @@ def _upload_if_missing(sftp: paramiko.SFTPClient, local: Path, remote: str) -> N
     sftp.posix_rename(partial, remote)  # atomic: a node never starts from half a file
 
 
+@dataclass(eq=False)
 class ProgramShipper:
-    def __init__(self, ssh: SshConnection, base: str, local_dir: Path, timeout_s: float) -> None:
-        self.ssh = ssh
-        self.base = base
-        self.local_dir = local_dir
-        self.timeout_s = timeout_s
-        self._ready: str | None = None
-        self._lock = asyncio.Lock()
+    ssh: SshConnection
+    base: str
+    local_dir: Path
+    timeout_s: float
+    _ready: str | None = field(default=None, init=False)  # the remote path shipped last
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     async def ensure(self) -> str:
         """The remote path of the current node program; the base directories exist afterwards."""
