@@ -4,8 +4,10 @@ the bound on restarts in a row with its back-off, and the agent's unreadable lin
 from __future__ import annotations
 
 import threading
+from abc import abstractmethod
 from typing import Any
 
+from services.node.messages import Injection
 from services.node.records import NODE_AGENT_RESTARTED, NODE_BAD_AGENT_LINE
 from services.node.runtimes.base import Param, Runtime, integer, number
 
@@ -31,6 +33,31 @@ class AgentRuntime(Runtime):
         self._turn_done = threading.Event()  # set once the running turn's last message is written
         self._failures_in_a_row = 0
         self._last_exit = ""
+
+    def run_turn(self, injection: Injection) -> None:
+        with self._state:
+            self.turn_injection_id = injection.injection_id
+            self._turn_done.clear()
+            self._begin_turn()
+        self.running.set()
+        try:
+            self._play(injection)
+        finally:
+            self.running.clear()
+            with self._state:
+                self.turn_injection_id = None
+                self._end_turn()
+
+    @abstractmethod
+    def _begin_turn(self) -> None:
+        """Reset the runtime's own state for a new turn (under `_state`)."""
+
+    def _end_turn(self) -> None:
+        """Forget what only the turn that ended needed (under `_state`)."""
+
+    @abstractmethod
+    def _play(self, injection: Injection) -> None:
+        """Hand the injection to the agent and wait for the turn's end."""
 
     def _count_restart(self) -> None:
         """One more restart in a row, after its back-off; AgentUnavailable past `max_restarts` or when stopping."""

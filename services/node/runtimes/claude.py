@@ -235,22 +235,12 @@ class ClaudeRuntime(AgentRuntime):
 
     # -- turns (worker thread) -------------------------------------------------------------------------
 
-    def run_turn(self, injection: Injection) -> None:
-        with self._state:
-            self.turn_injection_id = injection.injection_id
-            self._items.begin(shapes.new_id())
-            self._interrupted = False
-            self._started_s, self._started_monotonic = int(time.time()), time.monotonic()
-            self._last_line, self._taken = self._started_monotonic, False
-            self._ended = False
-            self._turn_done.clear()
-        self.running.set()
-        try:
-            self._play(injection)
-        finally:
-            self.running.clear()
-            with self._state:
-                self.turn_injection_id = None
+    def _begin_turn(self) -> None:
+        self._items.begin(shapes.new_id())
+        self._interrupted = False
+        self._started_s, self._started_monotonic = int(time.time()), time.monotonic()
+        self._last_line, self._taken = self._started_monotonic, False
+        self._ended = False
 
     def _play(self, injection: Injection) -> None:
         try:

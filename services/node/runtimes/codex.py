@@ -233,20 +233,14 @@ class CodexRuntime(AgentRuntime):
 
     # -- turns (worker thread) -------------------------------------------------------------------------
 
-    def run_turn(self, injection: Injection) -> None:
-        with self._state:
-            self.turn_injection_id, self._turn_id = injection.injection_id, None
-            self._turn_known.clear()
-            self._turn_done.clear()
-            self._open_items.clear()
-            self._last_progress = time.monotonic()
-        self.running.set()
-        try:
-            self._play(injection)
-        finally:
-            self.running.clear()
-            with self._state:
-                self.turn_injection_id = self._turn_id = None
+    def _begin_turn(self) -> None:
+        self._turn_id = None
+        self._turn_known.clear()
+        self._open_items.clear()
+        self._last_progress = time.monotonic()
+
+    def _end_turn(self) -> None:
+        self._turn_id = None
 
     def _play(self, injection: Injection) -> None:
         try:
