@@ -102,15 +102,14 @@ class Turn:
 
     def reasoning(self, deltas: list[str], pause_s: float) -> str:
         """A reasoning item with one summary part streamed as `deltas`; the summary text."""
-        item = StreamedText(self, "reasoning")
-        for delta in deltas:
-            self.pause(pause_s)
-            item.add(delta)
-        return item.close()
+        return self._streamed("reasoning", deltas, pause_s)
 
     def agent_message(self, deltas: list[str], pause_s: float) -> str:
         """The answer, streamed as `deltas`; the full text."""
-        item = StreamedText(self, "agentMessage")
+        return self._streamed("agentMessage", deltas, pause_s)
+
+    def _streamed(self, kind: str, deltas: list[str], pause_s: float) -> str:
+        item = StreamedText(self, kind)
         for delta in deltas:
             self.pause(pause_s)
             item.add(delta)
