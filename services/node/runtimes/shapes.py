@@ -56,26 +56,18 @@ def turn(
     }
 
 
+def _item(kind: str, item_id: str, started_ms: int, completed_ms: int | None, **keys: Any) -> Item:
+    """An item as codex writes it: its type and id, its own `keys`, then when it started and completed."""
+    return {"type": kind, "id": item_id, **keys, "startedAtMs": started_ms, "completedAtMs": completed_ms}
+
+
 def user_message(item_id: str, text: str, started_ms: int, completed_ms: int | None) -> Item:
-    return {
-        "type": "userMessage",
-        "id": item_id,
-        "clientId": None,
-        "content": [{"type": "text", "text": text, "text_elements": []}],
-        "startedAtMs": started_ms,
-        "completedAtMs": completed_ms,
-    }
+    content = [{"type": "text", "text": text, "text_elements": []}]
+    return _item("userMessage", item_id, started_ms, completed_ms, clientId=None, content=content)
 
 
 def reasoning(item_id: str, summary: list[str], started_ms: int, completed_ms: int | None) -> Item:
-    return {
-        "type": "reasoning",
-        "id": item_id,
-        "summary": summary,
-        "content": [],
-        "startedAtMs": started_ms,
-        "completedAtMs": completed_ms,
-    }
+    return _item("reasoning", item_id, started_ms, completed_ms, summary=summary, content=[])
 
 
 def agent_message(item_id: str, text: str, started_ms: int, completed_ms: int | None) -> Item:
@@ -135,14 +127,8 @@ def file_change(
     item_id: str, path: str, kind: str, diff: str, status: str, started_ms: int, completed_ms: int | None
 ) -> Item:
     """A `fileChange` item: one file added or updated."""
-    return {
-        "type": "fileChange",
-        "id": item_id,
-        "changes": [{"path": path, "kind": {"type": kind}, "diff": diff}],
-        "status": status,
-        "startedAtMs": started_ms,
-        "completedAtMs": completed_ms,
-    }
+    changes = [{"path": path, "kind": {"type": kind}, "diff": diff}]
+    return _item("fileChange", item_id, started_ms, completed_ms, changes=changes, status=status)
 
 
 def approval_request(
