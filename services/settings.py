@@ -59,6 +59,16 @@ class Settings(BaseSettings):
 
     # providers
     providers_file: Path | None = Field(None, description="TOML file with provider entries; default: local only.")
+    local_run_as: str = Field(
+        "",
+        description="Run local node programs (and so their agents) as this Unix user, not the router's; the "
+        "router must run as root (README 'Security').  Empty = as the router's own user.",
+    )
+    local_python: str = Field(
+        "",
+        description="The Python 3.11+ that runs local node programs; empty = the router's own.  With "
+        "local_run_as it must be one that user can run (e.g. /usr/bin/python3).",
+    )
 
     # lifecycle
     heartbeat_interval_s: float = Field(2.0, gt=0)

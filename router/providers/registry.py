@@ -21,6 +21,7 @@ Defaults and presets are checked against the backend's launch fields when the fi
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -81,6 +82,8 @@ def _local(configs: Sequence[ProviderConfig], settings: Settings) -> list[Provid
             heartbeat_s=settings.heartbeat_interval_s,
             poll_s=settings.ingest_poll_s,
             grace_s=settings.terminate_grace_s,
+            run_as=settings.local_run_as,
+            python=settings.local_python or sys.executable,
         )
         for config in configs
     ]
