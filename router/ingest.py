@@ -188,7 +188,7 @@ class Ingest:
         if ignored is None:
             return
         log.warning(
-            "swarm %s node %d: %d outbox line(s) with an out-of-order seq ignored (latest seq %d, after %d)",
+            "swarm %s node %d: %d outbox line(s) with an out-of-order seq ignored (latest seq %d, read up to %d)",
             node.swarm_id,
             node.node_id,
             ignored,

@@ -48,11 +48,11 @@ def _long_text(value: Any) -> bool:
 
 def seq_gap_warning(node: TrackedNode, last_seq: int, ignored: int, highest: int) -> bytes:
     """The agent_warning that lines of the node's outbox were not believed (their seq skipped ahead of
-    last_seq, the node's last record read); it names seqs and a count, never the lines themselves."""
+    the node's chain, read up to last_seq); it names seqs and a count, never the lines themselves."""
     message = (
         f"{ignored} line(s) of node {node.node_id}'s outbox with an out-of-order seq were ignored (the latest "
-        f"seq {highest}, after record {last_seq}): the node numbers its records one by one, so another process "
-        "wrote them"
+        f"seq {highest}; the node's records are read up to seq {last_seq}): the node numbers its records one by "
+        "one, so another process wrote them"
     )
     data = {
         "swarm_id": node.swarm_id,
