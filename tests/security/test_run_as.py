@@ -125,6 +125,15 @@ def test_an_interpreter_nobody_cannot_reach_is_refused_at_start_up(make_router: 
         router.start()
 
 
+def test_a_home_nobody_cannot_enter_is_refused_at_start_up(
+    make_router: Callable[..., RouterProcess], home: Path, node_python: str
+) -> None:
+    home.chmod(0o700)
+    router = make_router(CODESWARM_LOCAL_RUN_AS="nobody", CODESWARM_LOCAL_PYTHON=node_python)
+    with pytest.raises(RuntimeError, match=rf"nobody cannot enter {home}, on the way to the nodes' files"):
+        router.start()
+
+
 def test_an_unknown_user_is_refused() -> None:
     with pytest.raises(RunAsError, match="no such user"):
         RunAs.of("no-such-user-codeswarm")
