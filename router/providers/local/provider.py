@@ -165,10 +165,9 @@ class LocalProvider(Provider):
         return inputs
 
     def _spawn(self, argv: list[str], control: Path, node_id: int) -> int:
-        env = node_environment()
-        as_user = {} if self.run_as is None else self.run_as.popen_options()
+        env, as_user = node_environment(), {}
         if self.run_as is not None:
-            env = self.run_as.environment(env)
+            env, as_user = self.run_as.environment(env), self.run_as.popen_options()
         with open(control / f"node_{node_tag(node_id)}.log", "ab") as log_file:
             process = subprocess.Popen(
                 argv,
