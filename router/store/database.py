@@ -10,10 +10,14 @@ from typing import Any
 
 from sqlalchemy import event, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_only
 
 from router.metrics import RouterMetrics
 from router.store.outbox import take_pending
 from router.store.tables import OutboxEventRow
+
+SQLITE_TURN_STUCK_S = 120.0  # a writer's turn held this long is a bug (a turn takes milliseconds), not load
+SQLITE_TURN_CHECK_S = 5.0
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -27,11 +31,54 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: Any) -> None:
-    """SQLite has one writer.  A deferred transaction that reads and then writes cannot wait for the
-    write lock (SQLITE_BUSY at once, "database is locked"); one that takes the lock at BEGIN waits for
-    it (busy_timeout), so concurrent commands queue instead of failing."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+class SqliteWriterQueue:
+    """SQLite has one writer, and its own wait for the write lock is no queue: a transaction waiting in
+    busy_timeout polls with growing sleeps and loses the lock to whoever asks between two polls, so under
+    a stream of short ingest transactions a command can wait its whole 30 s and fail "database is locked".
+    Every transaction of this process therefore takes its turn here, first come first served, before its
+    BEGIN IMMEDIATE (a deferred transaction that reads and then writes could not wait at all), and gives
+    it back at its COMMIT or ROLLBACK.  The turn is taken where the BEGIN is sent (a session begins at its
+    first statement), so a session opened but not yet used holds nothing.
+
+    A wait has no deadline of its own while the queue moves, however long it is under load; it fails when
+    one holder has kept the turn over ``stuck_s``, and a transaction begun inside another one of the same
+    task (which would wait for itself) fails at once."""
+
+    def __init__(self, stuck_s: float = SQLITE_TURN_STUCK_S, check_s: float = SQLITE_TURN_CHECK_S) -> None:
+        self._lock = asyncio.Lock()
+        self._stuck_s, self._check_s = stuck_s, check_s
+        self._holder: tuple[asyncio.Task[Any] | None, Any] | None = None  # (task, connection) whose turn it is
+        self._held_since = 0.0
+
+    def begin(self, connection: Any) -> None:
+        task = asyncio.current_task()
+        if self._holder is not None and task is not None and self._holder[0] is task:
+            raise RuntimeError("a transaction began inside another one of the same task: it would wait for itself")
+        await_only(self._take_turn())
+        self._holder, self._held_since = (task, connection), time.monotonic()
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self.end(connection)
+            raise
+
+    async def _take_turn(self) -> None:
+        turn = asyncio.ensure_future(self._lock.acquire())  # waited for in slices, keeping its place
+        try:
+            while not (await asyncio.wait({turn}, timeout=self._check_s))[0]:
+                held_s = time.monotonic() - self._held_since
+                if self._holder is not None and held_s > self._stuck_s:
+                    holder = self._holder[0].get_name() if self._holder[0] else "a transaction outside any task"
+                    raise TimeoutError(f"SQLite's writer turn has been held by {holder} for {held_s:.0f} s")
+        except BaseException:
+            if not turn.cancel() and not turn.cancelled() and turn.exception() is None:
+                self._lock.release()  # it came just as this wait gave up
+            raise
+
+    def end(self, connection: Any) -> None:
+        if self._holder is not None and self._holder[1] is connection:
+            self._holder = None
+            self._lock.release()
 
 
 class Database:
@@ -40,7 +87,10 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
-            event.listen(self.engine.sync_engine, "begin", _begin_immediate)
+            writers = SqliteWriterQueue()
+            event.listen(self.engine.sync_engine, "begin", writers.begin)
+            event.listen(self.engine.sync_engine, "commit", writers.end)
+            event.listen(self.engine.sync_engine, "rollback", writers.end)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._outbox_lock = asyncio.Lock()
         self.metrics = RouterMetrics()  # the router's own, once wired (router/core.py)
@@ -58,7 +108,10 @@ class Database:
                 if not pending:
                     await session.commit()
                     return
-                # Insert and commit under one lock so outbox ids become visible in id order.
+                # Insert and commit under one lock so outbox ids become visible in id order.  The
+                # transaction has begun before the lock is taken (on SQLite: it has its writer's turn), so
+                # the two are always taken in the same order.
+                await session.connection()
                 async with self._outbox_lock:
                     ids = await session.scalars(
                         insert(OutboxEventRow).returning(OutboxEventRow.id, sort_by_parameter_order=True),
