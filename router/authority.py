@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from router.bundle_checks import check_bundle
 from router.errors import Conflict, Invalid, InvalidMany, NotFound, Unavailable
 from router.ids import new_injection_id, new_request_id, new_swarm_id
+from router.inbox_delivery import Delivery, InboxDelivery
+from router.inbox_delivery import pending as pending_deliveries
 from router.ingest import Ingest, TrackedNode, node_status_event
 from router.ingest_nodes import disbelieve_exit
 from router.lifecycle import (
@@ -63,7 +65,7 @@ from router.store.swarms import (
 from router.store.tables import ApprovalRow, InjectionRow, NodeRow, SwarmRow
 from router.transcript import Transcript
 from services.logs import name_in_logs
-from services.node.records import INBOX_APPROVAL, INBOX_INJECT, INBOX_INTERRUPT
+from services.node.records import INBOX_APPROVAL, INBOX_INTERRUPT
 from services.protocol import (
     ENDED_STATUSES,
     HIDDEN_STATUSES,
@@ -127,6 +129,7 @@ class Authority:
         providers: dict[str, Provider],
         ingest: Ingest,
         transcript: Transcript,
+        delivery: InboxDelivery,
         metrics: RouterMetrics,
     ) -> None:
         self.settings = settings
@@ -134,8 +137,8 @@ class Authority:
         self.providers = providers
         self.ingest = ingest
         self.transcript = transcript
+        self.delivery = delivery
         self.tasks: set[asyncio.Task[Any]] = set()
-        self._delivery_locks: dict[str, asyncio.Lock] = {}
         self._launch_stops: dict[str, asyncio.Event] = {}  # set by a terminate: the launch gives up
         self._confirming: set[str] = set()  # swarms whose nodes' exit records are being checked
         self.metrics = metrics
@@ -421,7 +424,7 @@ class Authority:
         """A removed swarm leaves nothing behind in the router: no tracked nodes, no followed job, no
         delivery lock."""
         self.stop_following(swarm)
-        self._delivery_locks.pop(swarm.swarm_id, None)
+        self.delivery.forget(swarm.swarm_id)
 
     async def _abandon_job(self, swarm_id: str, provider: Provider, job_id: str, error: str) -> None:
         """Bookkeeping failed after the job started: cancel the job, and the swarm fails saying why."""
@@ -669,7 +672,7 @@ class Authority:
         async with self.db.transaction() as session:
             swarm = await self._injectable(session, swarm_id)
             targets = self._targets(swarm, request.nodes)
-            refs = []
+            refs, deliveries = [], []
             for node_id in targets:
                 injection_id = new_injection_id()
                 session.add(
@@ -694,54 +697,11 @@ class Authority:
                     node_id=node_id,
                 )
                 refs.append(InjectionRef(node_id=node_id, injection_id=injection_id))
+                deliveries.append(Delivery(injection_id, node_id, request.content, request.mode))
         assert swarm.job_id is not None  # injectable swarms have their job
-        delivery = self._deliver(swarm, self.provider_of(swarm), request, refs, request_id)
+        delivery = self.delivery.deliver(swarm, self.provider_of(swarm), request_id, deliveries)
         self.spawn(delivery, f"deliver-{request_id}")
         return InjectAccepted(request_id=request_id, injections=refs)
-
-    async def _deliver(
-        self, swarm: SwarmRow, provider: Provider, request: InjectRequest, refs: list[InjectionRef], request_id: str
-    ) -> None:
-        assert swarm.job_id is not None
-        accepted = time.monotonic()
-        lock = self._delivery_locks.setdefault(swarm.swarm_id, asyncio.Lock())
-        async with lock:  # one swarm's injections reach its inboxes in the order they were accepted
-            outcomes: list[tuple[InjectionRef, str | None]] = []
-            for ref in refs:
-                line = orjson.dumps(
-                    {
-                        "type": INBOX_INJECT,
-                        "injection_id": ref.injection_id,
-                        "content": request.content,
-                        "mode": request.mode,
-                    }
-                )
-                try:
-                    await provider.deliver(swarm.job_id, ref.node_id, line + b"\n")
-                    outcomes.append((ref, None))
-                except Exception as exc:
-                    outcomes.append((ref, f"could not write to node {ref.node_id}'s inbox: {exc}"))
-            async with self.db.transaction() as session:
-                for ref, error in outcomes:
-                    await session.execute(
-                        update(InjectionRow)
-                        .where(InjectionRow.injection_id == ref.injection_id)
-                        .values(
-                            status=str(InjectionStatus.FAILED if error else InjectionStatus.DELIVERED),
-                            reason=error,
-                            delivered_at=None if error else now(),
-                        )
-                    )
-                    emit(
-                        session,
-                        swarm,
-                        EventName.INJECT_FAILED if error else EventName.INJECT_DELIVERED,
-                        request_id=request_id,
-                        injection_id=ref.injection_id,
-                        node_id=ref.node_id,
-                        **({"reason": error} if error else {}),
-                    )
-        self.metrics.inject_delivery.labels(swarm.provider).observe(time.monotonic() - accepted)
 
     async def approve(self, swarm_id: str, call_id: str, request: ApprovalRequest) -> str:
         """Answer a pending approval with one of its offered decisions; the node passes it to the agent."""
@@ -806,6 +766,7 @@ class Authority:
                 )
             ).all()
             nodes = await nodes_of(session, [r.swarm_id for r in rows])
+            undelivered = await pending_deliveries(session, [r.swarm_id for r in rows if r.status in INJECTABLE])
             orphaned = [swarm for swarm in rows if swarm.provider not in self.providers]
             for swarm in orphaned:
                 set_health(session, swarm, *on_provider_missing(str(ProviderMissing(swarm.provider, self.providers))))
@@ -820,4 +781,7 @@ class Authority:
                 continue
             model = (swarm.runtime_params or {}).get("model")
             await self.ingest.track(swarm.swarm_id, swarm.job_id, nodes[swarm.swarm_id], model, swarm.cluster)
-            self.provider_of(swarm).follow(swarm.job_id, {n.node_id: n.outbox_offset for n in nodes[swarm.swarm_id]})
+            provider = self.provider_of(swarm)
+            provider.follow(swarm.job_id, {n.node_id: n.outbox_offset for n in nodes[swarm.swarm_id]})
+            for request_id, deliveries in undelivered.get(swarm.swarm_id, []):  # accepted before a crash
+                self.spawn(self.delivery.deliver(swarm, provider, request_id, deliveries), f"deliver-{request_id}")

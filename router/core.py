@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 
 from router.authority import Authority
+from router.inbox_delivery import InboxDelivery
 from router.ingest import Ingest
 from router.metrics import RouterMetrics
 from router.providers.base import Provider
@@ -69,7 +70,7 @@ async def start_router(
     relay = OutboxRelay(db, bus, metrics=metrics)
     db.on_events_committed = relay.committed
     ingest = Ingest(db, bus, transcript, load_pricing(settings), metrics)
-    authority = Authority(settings, db, providers, ingest, transcript, metrics)
+    authority = Authority(settings, db, providers, ingest, transcript, InboxDelivery(db, metrics), metrics)
     ingest.on_exit_records = authority.on_exit_records  # the one hook left: the authority is built on ingest
     retention = Retention(settings, db, providers, bus, authority.spawn)
     supervisor = Supervisor(settings, db, providers, ingest, bus, authority, retention, metrics)

@@ -68,6 +68,7 @@ class FakeProvider(Provider):
         self.backend = backend
         self.script = LaunchScript()
         self.probes = 0
+        self.deliveries_held: asyncio.Event | None = None  # set: deliveries wait until it is set
         self._sink: LinesSink | None = None
         self._followed: dict[str, dict[int, int]] = {}  # job id → node → offset handed to the sink
 
@@ -125,6 +126,8 @@ class FakeProvider(Provider):
         self.backend.reports[job_id] = JobReport(JobState.ENDED, reason="terminated")
 
     async def deliver(self, job_id: str, node_id: int, line: bytes) -> None:
+        if self.deliveries_held is not None:
+            await self.deliveries_held.wait()
         self.backend.inboxes.setdefault((job_id, node_id), []).append(line)
 
     def follow(self, job_id: str, offsets: dict[int, int]) -> None:

@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from router.authority import Authority
+from router.inbox_delivery import InboxDelivery
 from router.ingest import Ingest
 from router.metrics import RouterMetrics
 from router.providers.base import OutboxLines
@@ -79,7 +80,7 @@ async def test_ingest_and_the_staleness_sweep_never_deadlock(
         await ingest.track(swarm_id, f"local-{swarm_id}", rows[swarm_id])
     settings = Settings(home=tmp_path, heartbeat_interval_s=0.5)
     metrics = RouterMetrics()
-    authority = Authority(settings, db, {}, ingest, Transcript(1 << 20), metrics)
+    authority = Authority(settings, db, {}, ingest, Transcript(1 << 20), InboxDelivery(db, metrics), metrics)
     supervisor = Supervisor(
         settings, db, {}, ingest, bus, authority, Retention(settings, db, {}, bus, authority.spawn), metrics
     )

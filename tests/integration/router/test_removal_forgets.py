@@ -43,12 +43,12 @@ async def test_removal_forgets_tracked_nodes_followed_outboxes_and_delivery_lock
 
         await wait_until_async(lambda: has_status("running"), 20, "the swarm running")
         await authority.inject(swarm_id, InjectRequest(nodes="all", content="hi"))
-        await wait_until_async(lambda: swarm_id in authority._delivery_locks, 5, "a delivery lock")
+        await wait_until_async(lambda: swarm_id in authority.delivery.locks, 5, "a delivery lock")
         assert len(ingest.nodes_of(swarm_id)) == 2 and len(follower.files) == 2
         await authority.terminate(swarm_id, TerminateRequest())
         await wait_until_async(lambda: has_status("removed"), 30, "the swarm removed after its TTL")
         assert ingest.nodes_of(swarm_id) == [] and follower.files == {}
-        assert swarm_id not in authority._delivery_locks
+        assert swarm_id not in authority.delivery.locks
     finally:
         await core.stop()
         kill_local_nodes(tmp_path)
