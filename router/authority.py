@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -97,6 +98,7 @@ APPROVAL_COMMIT_POLL_S = 0.02
 FIND_RETRY_MIN_S, FIND_RETRY_MAX_S = 1.0, 30.0  # looking for a job-less terminating swarm's job
 EXIT_CONFIRM_S = 10.0  # how long a node that wrote its exit record may take to be gone from the provider's view
 EXIT_CONFIRM_POLL_S = 0.05
+LaunchFailure = Callable[[SwarmStatus | str, str], Decision | None]  # on_launch_refused, on_launch_abandoned
 
 
 class ProviderMissing(Unavailable):
@@ -121,27 +123,26 @@ def check_decision(row: ApprovalRow, decision: str) -> None:
         )
 
 
-class Authority:
-    def __init__(
-        self,
-        settings: Settings,
-        db: Database,
-        providers: dict[str, Provider],
-        ingest: Ingest,
-        transcript: Transcript,
-        delivery: InboxDelivery,
-        metrics: RouterMetrics,
-    ) -> None:
-        self.settings = settings
-        self.db = db
-        self.providers = providers
-        self.ingest = ingest
-        self.transcript = transcript
-        self.delivery = delivery
+@dataclass(eq=False)
+class LifecycleParts:
+    """What the authority and the supervisor (router/supervisor.py) apply lifecycle decisions with."""
+
+    settings: Settings
+    db: Database
+    providers: dict[str, Provider]
+    ingest: Ingest  # the nodes it tracks
+
+
+@dataclass(eq=False)
+class Authority(LifecycleParts):
+    transcript: Transcript
+    delivery: InboxDelivery
+    metrics: RouterMetrics
+
+    def __post_init__(self) -> None:
         self.tasks: set[asyncio.Task[Any]] = set()
         self._launch_stops: dict[str, asyncio.Event] = {}  # set by a terminate: the launch gives up
         self._confirming: set[str] = set()  # swarms whose nodes' exit records are being checked
-        self.metrics = metrics
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run ``coroutine`` in the background, cancelled with the router's other work; a failure is logged."""
@@ -349,12 +350,12 @@ class Authority:
             return
         except LaunchRejected as exc:
             self.metrics.rejected(swarm.provider, REFUSED)
-            await self._reject(swarm_id, str(exc))
+            await self._fail_launch(swarm_id, on_launch_refused, str(exc))
             return
         except Exception as exc:
             log.exception("launch of %s failed", swarm_id)
             self.metrics.rejected(swarm.provider, FAILED)
-            await self._reject(swarm_id, f"launch failed: {exc}")
+            await self._fail_launch(swarm_id, on_launch_refused, f"launch failed: {exc}")
             return
         finally:
             self._launch_stops.pop(swarm_id, None)
@@ -439,30 +440,19 @@ class Authority:
             log.exception("cancelling job %s of %s failed", job_id, swarm_id)
             outcome = f"cancelling job {job_id} failed ({exc}): cancel it by hand"
         reason = f"launch failed after job {job_id} started on {swarm.cluster}: {error}; {outcome}"
+        await self._fail_launch(swarm_id, on_launch_abandoned, reason)
+
+    async def _fail_launch(self, swarm_id: str, decide: LaunchFailure, reason: str) -> None:
+        """The launch failed: the swarm ends as ``decide`` says (if it still can), and the launch's
+        command_rejected says why."""
         async with self.db.transaction() as session:
             swarm = await get_swarm(session, swarm_id, for_update=True)
             assert swarm is not None
-            abandoned = on_launch_abandoned(swarm.status, reason)
-            if abandoned is not None:
-                transition(session, swarm, abandoned.target, abandoned.reason)
+            ended = decide(swarm.status, reason)
+            if ended is not None:
+                transition(session, swarm, ended.target, ended.reason)
             emit(
                 session, swarm, EventName.COMMAND_REJECTED, request_id=swarm.request_id, command="launch", reason=reason
-            )
-
-    async def _reject(self, swarm_id: str, reason: str) -> None:
-        async with self.db.transaction() as session:
-            swarm = await get_swarm(session, swarm_id, for_update=True)
-            assert swarm is not None
-            refused = on_launch_refused(swarm.status, reason)
-            if refused is not None:
-                transition(session, swarm, refused.target, refused.reason)
-            emit(
-                session,
-                swarm,
-                EventName.COMMAND_REJECTED,
-                request_id=swarm.request_id,
-                command="launch",
-                reason=reason,
             )
 
     # ---- terminate -----------------------------------------------------------------------------

@@ -12,48 +12,34 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import update
 
-from router.authority import Authority
-from router.ingest import Ingest, lock_order, node_status_event
+from router.authority import Authority, LifecycleParts
+from router.ingest import lock_order, node_status_event
 from router.ingest_nodes import mark_stale, stale_nodes
 from router.lifecycle import Decision, on_pending_timeout, on_probe_report, on_ttl, set_health, set_reason, transition
 from router.metrics import TIMED_OUT, RouterMetrics
-from router.providers.base import Provider
 from router.retention import Retention, cursors_of
-from router.store.database import Database
 from router.store.outbox import add_event
 from router.store.swarms import get_swarm, now, swarms_in
 from router.store.tables import NodeRow
 from services.bus.base import EventBus
 from services.protocol import Health, SwarmStatus
-from services.settings import Settings
 
 log = logging.getLogger(__name__)
 S = SwarmStatus
 
 
-class Supervisor:
-    def __init__(
-        self,
-        settings: Settings,
-        db: Database,
-        providers: dict[str, Provider],
-        ingest: Ingest,
-        bus: EventBus,
-        authority: Authority,
-        retention: Retention,
-        metrics: RouterMetrics,
-    ) -> None:
-        self.settings = settings
-        self.db = db
-        self.providers = providers
-        self.ingest = ingest
-        self.bus = bus
-        self.authority = authority
-        self.retention = retention
-        self.metrics = metrics
+@dataclass(eq=False)
+class Supervisor(LifecycleParts):
+    bus: EventBus
+    authority: Authority
+    retention: Retention
+    metrics: RouterMetrics
+
+    def __post_init__(self) -> None:
         self._next_probe = 0.0
 
     async def run(self) -> None:
