@@ -6,28 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from router import lifecycle
 from router.ingest_nodes import TrackedNode, disbelieve_exit, mark_stale, stale_nodes
-from router.lifecycle import (
-    EXIT_REASON_MAX,
-    TERMINATED_BY_USER,
-    Decision,
-    JobEnd,
-    ProbeVerdict,
-    can_transition,
-    failed_exits,
-    on_confirmed_end,
-    on_exit_records,
-    on_job_id_reused,
-    on_job_started,
-    on_launch_abandoned,
-    on_launch_accepted,
-    on_launch_refused,
-    on_pending_timeout,
-    on_probe_report,
-    on_provider_missing,
-    on_terminate,
-    on_ttl,
-)
+from router.lifecycle import EXIT_REASON_MAX, TERMINATED_BY_USER, Decision, JobEnd, ProbeVerdict
 from router.providers.base import JobReport, JobState
 from services.protocol import Health, NodeStatus, SwarmStatus
 
@@ -53,11 +34,11 @@ def node(
 
 
 def test_launch_accepted_starts_launching_and_healthy() -> None:
-    assert on_launch_accepted() == {"status": "launching", "health": "ok"}
+    assert lifecycle.on_launch_accepted() == {"status": "launching", "health": "ok"}
 
 
 def test_provider_missing_only_makes_health_unknown() -> None:
-    assert on_provider_missing("provider 'x' is not in the providers file") == (
+    assert lifecycle.on_provider_missing("provider 'x' is not in the providers file") == (
         Health.UNKNOWN,
         "provider 'x' is not in the providers file",
     )
@@ -76,7 +57,7 @@ def test_provider_missing_only_makes_health_unknown() -> None:
     ],
 )
 def test_launch_refused(status: SwarmStatus, expected: Decision | None) -> None:
-    assert on_launch_refused(status, "no") == expected
+    assert lifecycle.on_launch_refused(status, "no") == expected
 
 
 @pytest.mark.parametrize(
@@ -90,7 +71,7 @@ def test_launch_refused(status: SwarmStatus, expected: Decision | None) -> None:
     ],
 )
 def test_launch_abandoned(status: SwarmStatus, expected: Decision | None) -> None:
-    assert on_launch_abandoned(status, "gone") == expected
+    assert lifecycle.on_launch_abandoned(status, "gone") == expected
 
 
 @pytest.mark.parametrize(
@@ -106,12 +87,12 @@ def test_launch_abandoned(status: SwarmStatus, expected: Decision | None) -> Non
     ],
 )
 def test_job_started(status: SwarmStatus, report: JobReport | None, expected: Decision | None) -> None:
-    assert on_job_started(status, report) == expected
+    assert lifecycle.on_job_started(status, report) == expected
 
 
 @pytest.mark.parametrize("status", list(SwarmStatus))
 def test_job_id_reused(status: SwarmStatus) -> None:
-    decision = on_job_id_reused(status, "c1", "42", "new")
+    decision = lifecycle.on_job_id_reused(status, "c1", "42", "new")
     if status in (S.TERMINATED, S.FAILED, S.REJECTED, S.REMOVED):
         assert decision is None
     else:
@@ -148,17 +129,20 @@ def test_job_id_reused(status: SwarmStatus) -> None:
 def test_probe_report(
     status: SwarmStatus, reason: str | None, report: JobReport | None, expected: ProbeVerdict
 ) -> None:
-    assert on_probe_report(status, reason, report, "no answer") == expected
+    assert lifecycle.on_probe_report(status, reason, report, "no answer") == expected
 
 
 def test_failed_exits_groups_nodes_with_the_same_words() -> None:
     nodes = [node(0, code=2, why="no binary"), node(1, code=0), node(2, code=2, why="no binary"), node(3, code=1)]
-    assert failed_exits(nodes) == "node 0, 2 exited with code 2: no binary; node 3 exited with code 1: no reason given"
-    assert failed_exits([node(0), node(1)]) is None
+    assert (
+        lifecycle.failed_exits(nodes)
+        == "node 0, 2 exited with code 2: no binary; node 3 exited with code 1: no reason given"
+    )
+    assert lifecycle.failed_exits([node(0), node(1)]) is None
 
 
 def test_failed_exits_is_bounded() -> None:
-    summary = failed_exits([node(0, code=1, why="x" * 3 * EXIT_REASON_MAX)])
+    summary = lifecycle.failed_exits([node(0, code=1, why="x" * 3 * EXIT_REASON_MAX)])
     assert summary is not None and len(summary) == EXIT_REASON_MAX and summary.endswith("…")
 
 
@@ -188,7 +172,7 @@ def test_exit_records(
     probe_tells_why: bool,
     expected: Decision | None,
 ) -> None:
-    assert on_exit_records(status, reason, 2, nodes, probe_tells_why) == expected
+    assert lifecycle.on_exit_records(status, reason, 2, nodes, probe_tells_why) == expected
 
 
 BY_RECORDS = Decision(S.FAILED, "node 0 exited with code 1: boom")
@@ -219,7 +203,7 @@ BY_RECORDS = Decision(S.FAILED, "node 0 exited with code 1: boom")
 def test_confirmed_end(
     status: SwarmStatus, reason: str | None, end: JobEnd, by_records: Decision | None, expected: Decision | None
 ) -> None:
-    assert on_confirmed_end(status, reason, end, by_records) == expected
+    assert lifecycle.on_confirmed_end(status, reason, end, by_records) == expected
 
 
 @pytest.mark.parametrize(
@@ -236,9 +220,9 @@ def test_confirmed_end(
     ],
 )
 def test_terminate(status: SwarmStatus, expected: Decision | None) -> None:
-    assert on_terminate(status) == expected
+    assert lifecycle.on_terminate(status) == expected
     if expected is not None:
-        assert can_transition(status, expected.target)
+        assert lifecycle.can_transition(status, expected.target)
 
 
 TTL_S = 900.0
@@ -259,12 +243,12 @@ TTL_S = 900.0
 )
 def test_ttl(status: SwarmStatus, ended_ago_s: float | None, expected: Decision | None) -> None:
     ended = None if ended_ago_s is None else MOMENT - timedelta(seconds=ended_ago_s)
-    assert on_ttl(status, ended, MOMENT, TTL_S) == expected
+    assert lifecycle.on_ttl(status, ended, MOMENT, TTL_S) == expected
 
 
 def test_ttl_reads_a_naive_time_as_utc() -> None:  # SQLite hands back naive datetimes
     ended = (MOMENT - timedelta(seconds=TTL_S)).replace(tzinfo=None)
-    assert on_ttl(S.TERMINATED, ended, MOMENT, TTL_S) == Decision(S.REMOVED)
+    assert lifecycle.on_ttl(S.TERMINATED, ended, MOMENT, TTL_S) == Decision(S.REMOVED)
 
 
 TIMEOUT_S = 60.0
@@ -293,25 +277,25 @@ TIMEOUT_S = 60.0
 )
 def test_pending_timeout(status: SwarmStatus, reason: str | None, age_s: float, expected: JobEnd | None) -> None:
     created = MOMENT - timedelta(seconds=age_s)
-    assert on_pending_timeout(status, reason, created, MOMENT, TIMEOUT_S) == expected
+    assert lifecycle.on_pending_timeout(status, reason, created, MOMENT, TIMEOUT_S) == expected
 
 
 def test_every_decision_is_a_legal_transition() -> None:
     """Each target a decision names is legal from the status it was decided on."""
     for status in SwarmStatus:
         for decision in (
-            on_launch_refused(status, "r"),
-            on_launch_abandoned(status, "r"),
-            on_job_started(status, None),
-            on_job_id_reused(status, "c", "j", "s"),
-            on_terminate(status),
-            on_ttl(status, MOMENT - timedelta(seconds=TTL_S), MOMENT, TTL_S),
+            lifecycle.on_launch_refused(status, "r"),
+            lifecycle.on_launch_abandoned(status, "r"),
+            lifecycle.on_job_started(status, None),
+            lifecycle.on_job_id_reused(status, "c", "j", "s"),
+            lifecycle.on_terminate(status),
+            lifecycle.on_ttl(status, MOMENT - timedelta(seconds=TTL_S), MOMENT, TTL_S),
         ):
-            assert decision is None or can_transition(status, decision.target), (status, decision)
+            assert decision is None or lifecycle.can_transition(status, decision.target), (status, decision)
     for status in (S.PENDING, S.RUNNING, S.TERMINATING):  # nodes are tracked once the job started
         for nodes in ([node(0, code=1)], [node(0)]):
-            decision = on_exit_records(status, None, 1, nodes, False)
-            assert decision is not None and can_transition(status, decision.target), (status, decision)
+            decision = lifecycle.on_exit_records(status, None, 1, nodes, False)
+            assert decision is not None and lifecycle.can_transition(status, decision.target), (status, decision)
 
 
 def test_staleness_of_nodes() -> None:
