@@ -20,6 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
@@ -66,24 +67,19 @@ async def _no_exit_hook(_session: AsyncSession, _swarm_id: str) -> None:
     return None
 
 
+@dataclass(eq=False)
 class Ingest:
-    def __init__(
-        self,
-        db: Database,
-        bus: EventBus,
-        transcript: Transcript,
-        pricing: Pricing | None = None,
-        metrics: RouterMetrics | None = None,
-    ) -> None:
-        self.db = db
-        self.bus = bus
-        self.transcript = transcript
-        self.pricing = pricing or Pricing({})
+    db: Database
+    bus: EventBus
+    transcript: Transcript
+    pricing: Pricing = field(default_factory=lambda: Pricing({}))
+    metrics: RouterMetrics = field(default_factory=RouterMetrics)  # a router passes its own (router/core.py)
+
+    def __post_init__(self) -> None:
         # Called inside the ingest transaction for each swarm one of whose nodes wrote its exit record.
         # Set by router/core.py once the authority exists: the authority is built on this Ingest.
         self.on_exit_records: Callable[[AsyncSession, str], Awaitable[None]] = _no_exit_hook
         self.records_ingested = 0
-        self.metrics = metrics or RouterMetrics()  # a router passes its own (router/core.py)
         self._cursors_stale = False
         self.nodes: dict[NodeKey, TrackedNode] = {}
         self._lock = asyncio.Lock()
