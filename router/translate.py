@@ -145,6 +145,11 @@ REFUSED_REQUESTS = frozenset(
 )
 
 
+def _renamed(**names: str) -> Callable[[Fields], Fields]:
+    """Fields that only rename the record's: each key takes the value of the field it names (None if absent)."""
+    return lambda params: {key: params.get(name) for key, name in names.items()}
+
+
 def _delta(params: Fields) -> Fields:
     return {"item_id": params.get("itemId"), "delta": params.get("delta", "")}
 
@@ -192,14 +197,6 @@ def _single(name: EventName, build: Callable[[Fields], Fields]) -> Callable[[Fie
 
 
 # -- the node program's own messages ----------------------------------------------------------------
-
-
-def _queued(params: Fields) -> Fields:
-    return {"position": params.get("position")}
-
-
-def _steered(params: Fields) -> Fields:
-    return {"turn_id": params.get("turnId"), "into_injection_id": params.get("intoInjectionId")}
 
 
 def _steer_rejected(params: Fields) -> Fields:
@@ -260,10 +257,6 @@ def _too_big(params: Fields) -> str:
     )
 
 
-def _answered(params: Fields) -> Fields:
-    return {"call_id": params.get("callId"), "request_id": params.get("requestId"), "decision": params.get("decision")}
-
-
 RUNTIME_METHODS: dict[str, Callable[[Fields], Translated]] = {
     "turn/started": _single(EventName.TURN_STARTED, _turn_started),
     "item/reasoning/summaryTextDelta": _single(EventName.REASONING_DELTA, _delta),
@@ -274,8 +267,10 @@ RUNTIME_METHODS: dict[str, Callable[[Fields], Translated]] = {
     "turn/completed": _single(EventName.TURN_COMPLETE, _turn_completed),
     "thread/status/changed": _single(EventName.THREAD_STATUS, _thread_status),
     "error": _error,
-    records.NODE_INJECTION_QUEUED: _single(EventName.INJECT_QUEUED, _queued),
-    records.NODE_INJECTION_STEERED: _single(EventName.INJECT_STEERED, _steered),
+    records.NODE_INJECTION_QUEUED: _single(EventName.INJECT_QUEUED, _renamed(position="position")),
+    records.NODE_INJECTION_STEERED: _single(
+        EventName.INJECT_STEERED, _renamed(turn_id="turnId", into_injection_id="intoInjectionId")
+    ),
     records.NODE_STEER_REJECTED: _single(EventName.INJECT_FAILED, _steer_rejected),
     records.NODE_ITEM_ABANDONED: _abandoned,
     records.NODE_TURN_ABORTED: _aborted,
@@ -283,18 +278,14 @@ RUNTIME_METHODS: dict[str, Callable[[Fields], Translated]] = {
     records.NODE_AGENT_RESTARTED: _notice(EventName.AGENT_WARNING, "agentRestarted", _restarted),
     records.NODE_BAD_AGENT_LINE: _notice(EventName.AGENT_ERROR, "badAgentLine", _bad_line),
     records.NODE_CONTEXT_TRIMMED: _notice(EventName.AGENT_WARNING, "contextTrimmed", _trimmed),
-    records.NODE_APPROVAL_ANSWERED: _single(EventName.EXEC_APPROVAL_RESOLVED, _answered),
+    records.NODE_APPROVAL_ANSWERED: _single(
+        EventName.EXEC_APPROVAL_RESOLVED, _renamed(call_id="callId", request_id="requestId", decision="decision")
+    ),
     records.NODE_RECORD_TOO_BIG: _notice(EventName.AGENT_WARNING, "recordTooBig", _too_big),
 }
 
 
-def _command(item: Fields) -> Fields:
-    return {
-        "call_id": item.get("id"),
-        "item_id": item.get("id"),
-        "command": item.get("command"),
-        "cwd": item.get("cwd"),
-    }
+_command = _renamed(call_id="id", item_id="id", command="command", cwd="cwd")
 
 
 def _command_completed(item: Fields) -> Fields:
@@ -309,8 +300,7 @@ def _command_completed(item: Fields) -> Fields:
     }
 
 
-def _file_change(item: Fields) -> Fields:
-    return {"item_id": item.get("id"), "status": item.get("status"), "changes": item.get("changes")}
+_file_change = _renamed(item_id="id", status="status", changes="changes")
 
 
 def _reasoning(item: Fields) -> Fields:
