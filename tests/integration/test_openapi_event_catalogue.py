@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from services.protocol import EventName
 from services.protocol.mirror_views import LiveSwarm, MirrorState
 from tests.contract.event_schema import EVENTS_SCHEMA, problems
 from tests.support.mirror_process import sse_events
@@ -20,31 +21,22 @@ from tests.support.mirror_stream import serve_mirror
 from tests.support.router_process import RouterProcess, all_idle, wait_swarm
 from tests.support.servers import wait_until_async
 
-# What this run must produce at least (so a flow that silently does less fails here).
-EXPECTED = {
-    "swarm_launch_progress",
-    "swarm_launched",
-    "swarm_status",
-    "node_status",
-    "inject_ack",
-    "inject_delivered",
-    "inject_queued",
-    "turn_started",
-    "reasoning_delta",
-    "reasoning",
-    "assistant_delta",
-    "assistant",
-    "command_started",
-    "command_output_delta",
-    "command_completed",
-    "exec_approval_required",
-    "exec_approval_resolved",
-    "usage",
-    "turn_complete",
-    "thread_status",
-    "workspace_archive_ready",
-    "swarm_terminated",
+# What this run cannot produce: it changes no file, has no agent fault, no refused, failed or steered
+# injection, no failed archive, and removes nothing.  Every other event it must produce at least once (so
+# a flow that silently does less fails here, and a new event is either produced or named here).
+NOT_PRODUCED = {
+    EventName.FILECHANGE_STARTED,
+    EventName.FILECHANGE_COMPLETED,
+    EventName.AGENT_ERROR,
+    EventName.AGENT_WARNING,
+    EventName.COMMAND_REJECTED,
+    EventName.INJECT_FAILED,
+    EventName.INJECT_STEERED,
+    EventName.WORKSPACE_ARCHIVE_FAILED,
+    EventName.SWARM_REMOVED,
+    EventName.SWARM_FILES_DELETED,
 }
+EXPECTED = {str(name) for name in EventName} - NOT_PRODUCED
 
 
 async def _read(url: str, envelopes: list[dict[str, Any]], opened: asyncio.Event) -> None:
