@@ -64,6 +64,14 @@ class Settings(BaseSettings):
         description="Run local node programs (and so their agents) as this Unix user, not the router's; the "
         "router must run as root (README 'Security').  Empty = as the router's own user.",
     )
+    local_node_nice: int = Field(
+        19,
+        ge=0,
+        le=19,
+        description="Local node programs and everything their agents run get this much lower CPU priority "
+        "(nice, and their session's nice where the kernel groups sessions), so the router, mirror and web "
+        "stay responsive however many nodes are busy on this host; 0 = the router's own priority.",
+    )
     local_python: str = Field(
         "",
         description="The Python 3.11+ that runs local node programs; empty = the router's own.  With "

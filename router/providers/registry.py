@@ -83,6 +83,7 @@ def _local(configs: Sequence[ProviderConfig], settings: Settings) -> list[Provid
             poll_s=settings.ingest_poll_s,
             grace_s=settings.terminate_grace_s,
             run_as=settings.local_run_as,
+            nice=settings.local_node_nice,
             python=settings.local_python or sys.executable,
         )
         for config in configs

@@ -30,6 +30,7 @@ class NodeOptions:
     secret_dir: str | None = None
     runtime_params_file: str | None = None  # instead of runtime_params: a JSON file (never on the command line)
     orphan_after_s: float = 600.0  # outbox gone or heartbeat unwritable this long: exit (nobody can reach us)
+    nice: int = 0  # lower this program's CPU priority (and its agent's) by this much first (services/node/priority.py)
 
 
 _positive_float = number_type(
@@ -38,6 +39,7 @@ _positive_float = number_type(
     "not a number: {text!r}",
     "must be a positive number, not {text!r}",
 )
+_nice = number_type(int, lambda value: 0 <= value <= 19, "not an integer: {text!r}", "must be 0 to 19, not {value}")
 _node_id = number_type(int, lambda value: value >= 0, "not an integer: {text!r}", "must be 0 or more, not {value}")
 
 
@@ -64,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=600.0,
         help="exit once the outbox was deleted, or no heartbeat could be written, for this long (default 600)",
+    )
+    parser.add_argument(
+        "--nice",
+        type=_nice,
+        default=0,
+        help="lower the CPU priority of this program and of everything its agent runs by this much, 0 to 19, "
+        "so the services following it on a shared host stay responsive (default 0)",
     )
     parser.add_argument("--system-prompt-file", help="text file with the system prompt")
     parser.add_argument("--bundle-file", help="JSON object {relative path: text} written into the workspace first")

@@ -51,9 +51,11 @@ class LocalProvider(Provider):
         grace_s: float,
         run_as: str = "",
         python: str = sys.executable,
+        nice: int = 0,
     ) -> None:
         """run_as: the Unix user the nodes run as (CODESWARM_LOCAL_RUN_AS; the router must be root),
-        empty = the router's own; python: the interpreter of the node programs (CODESWARM_LOCAL_PYTHON)."""
+        empty = the router's own; python: the interpreter of the node programs (CODESWARM_LOCAL_PYTHON);
+        nice: how much lower the nodes' CPU priority is than the router's (CODESWARM_LOCAL_NODE_NICE)."""
         super().__init__(config)
         self.base = base
         self.heartbeat_s = heartbeat_s
@@ -61,6 +63,7 @@ class LocalProvider(Provider):
         self.grace_s = grace_s
         self.run_as = RunAs.of(run_as) if run_as else None
         self.python = python
+        self.nice = nice
         self.follower: LocalOutboxFollower | None = None
         self._children: set[int] = set()
 
@@ -138,6 +141,7 @@ class LocalProvider(Provider):
         await progress("starting", f"starting {spec.node_count} node programs on this host")
         for node_id in range(spec.node_count):
             args = node_arguments(spec, str(self.base), job_id, self.heartbeat_s, str(inputs), node_id)
+            args += ["--nice", str(self.nice)]
             pid = await asyncio.to_thread(self._spawn, [self.python, str(program), *args], control, node_id)
             self._children.add(pid)
             self._pid_file(job_id, node_id).write_text(str(pid))

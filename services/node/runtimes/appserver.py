@@ -63,7 +63,7 @@ class AppServer:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                start_new_session=True,
+                process_group=0,  # killed as a group; in the node's session, under its priority
             )
         except OSError as exc:
             raise AgentExited(f"cannot start {argv[0]}: {exc}") from exc

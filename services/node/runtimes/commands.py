@@ -1,9 +1,10 @@
 """Running one shell command in the workspace and streaming its output (shared by every runtime).
 
-The command runs as `/bin/bash -lc <command>` in its own session (so it can be killed with all its
-children), stdout and stderr merged, with the node program's environment.  Its output is read to the
-end whatever its size, but only the first records.OUTPUT_CAP characters are streamed and kept; then
-one last delta carries records.TRUNCATION_NOTE, so the deltas always add up to the kept output.
+The command runs as `/bin/bash -lc <command>` in its own process group (so it can be killed with all its
+children) in the node program's session (so the node's CPU priority covers it, services/node/priority.py),
+stdout and stderr merged, with the node program's environment.  Its output is read to the end whatever its
+size, but only the first records.OUTPUT_CAP characters are streamed and kept; then one last delta carries
+records.TRUNCATION_NOTE, so the deltas always add up to the kept output.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class CommandProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                process_group=0,  # killed as a group; in the node's session, under its priority
             )
         except OSError as exc:
             self._spawn_error = f"cannot start {SHELL}: {exc}\n"
