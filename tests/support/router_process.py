@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -31,13 +32,40 @@ def suite_auth_env(extra_env: dict[str, str]) -> dict[str, str]:
 
 
 def kill_local_nodes(home: Path) -> None:
-    """Kill (by pid) every node program the local provider under CODESWARM_HOME ``home`` started: they
-    are meant to outlive a router, so a test must not leave them behind."""
+    """Kill (by pid) every node program the local provider under CODESWARM_HOME ``home`` started, with
+    every process of its session (the commands and agents it runs): they are meant to outlive a router,
+    so a test must not leave them behind."""
     for pid_file in (home / "local" / "runs").glob("*/control/node_*.pid"):
         job_id = pid_file.parent.parent.name
         pid = int(pid_file.read_text())
         if is_node_process(pid, job_id):
             os.kill(pid, signal.SIGKILL)
+            kill_session(pid)
+
+
+def kill_session(session_id: int, passes: int = 100) -> None:
+    """SIGKILL every process of this session (a node program leads its own), pass after pass until one
+    finds none (a member may fork while it is being killed)."""
+    for _ in range(passes):
+        members = [pid for pid in _pids() if _session_of(pid) == session_id]
+        if not members:
+            return
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _session_of(pid: int) -> int | None:
+    """The session of a live process (None for a zombie, already dead, or one that is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return None if fields[0] in ("Z", "X") else int(fields[3])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 @dataclass
