@@ -2,7 +2,7 @@
 // ("all", "0-15,32"); quick picks choose all, all idle, all whose command failed, or the nodes the
 // filter shows.  Ctrl+Enter sends.  Text typed while a send is in flight is never erased.
 
-import { el, setText } from "./dom.js";
+import { el, onSend, setText } from "./dom.js";
 import { formatTargets, parseTargets, TargetError } from "./targets.js";
 
 const PICKS = [
@@ -43,16 +43,7 @@ export class Composer {
         this.result,
       ]),
     ]);
-    this.root.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.deliver();
-    });
-    this.content.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
-        this.deliver();
-      }
-    });
+    onSend(this.root, this.content, () => this.deliver());
     this.targetInput.addEventListener("input", () => this.typed());
     this.describe();
   }

@@ -21,3 +21,17 @@ export function setText(node, value) {
 export function clear(node) {
   node.replaceChildren();
 }
+
+// A form sent by its submit button or by Ctrl+Enter (Cmd+Enter) in its text box.
+export function onSend(form, textBox, send) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send();
+  });
+  textBox.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      send();
+    }
+  });
+}

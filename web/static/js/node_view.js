@@ -2,7 +2,7 @@
 // and the controls of a running turn (steer, interrupt).  The view follows the live end until the user
 // scrolls up, and offers a button back to it.
 
-import { el, setText } from "./dom.js";
+import { el, onSend, setText } from "./dom.js";
 import { count, dollars } from "./format.js";
 import { TurnView } from "./turn_view.js";
 
@@ -31,16 +31,7 @@ export class NodeView {
     this.steerButton = el("button", { className: "steer", text: "Steer", attrs: { type: "submit", "aria-label": `send steer to ${this.where}` } });
     this.steerResult = el("span", { className: "steer-result muted", attrs: { role: "status" } });
     this.steerForm = el("form", { className: "steer-form", attrs: { hidden: true } }, [this.steerText, this.steerButton, this.steerResult]);
-    this.steerForm.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.sendSteer();
-    });
-    this.steerText.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
-        this.sendSteer();
-      }
-    });
+    onSend(this.steerForm, this.steerText, () => this.sendSteer());
     this.turnList = el("div", { className: "turns", attrs: { tabindex: 0, "aria-label": `transcript of ${this.where}` } });
     this.turnList.addEventListener("scroll", () => {
       const list = this.turnList;
