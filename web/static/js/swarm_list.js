@@ -65,9 +65,13 @@ export class SwarmList {
   }
 
   remove(swarmId) {
-    const row = this.rows.get(swarmId);
-    if (row) row.remove();
-    this.rows.delete(swarmId);
+    this.drop(this.rows, swarmId);
+  }
+
+  // A row leaves the list and the map (rows or ghosts) that holds it.
+  drop(rowsByKey, key) {
+    rowsByKey.get(key)?.remove();
+    rowsByKey.delete(key);
     this.showEmpty();
   }
 
@@ -87,10 +91,7 @@ export class SwarmList {
   }
 
   dropGhost(key) {
-    const row = this.ghosts.get(key);
-    if (row) row.remove();
-    this.ghosts.delete(key);
-    this.showEmpty();
+    this.drop(this.ghosts, key);
   }
 
   setSelected(swarmId) {
