@@ -47,14 +47,8 @@ if str(ROOT) not in sys.path:
 
 from tests.e2e.chromium import ensure_chromium  # noqa: E402
 from tests.e2e.embedded_process import EmbeddedProcess, start_embedded  # noqa: E402
+from tests.support.provider_files import write_local_providers  # noqa: E402
 
-PROVIDERS = """
-[[providers]]
-id = "local"
-backend = "local"
-label = "This machine"
-max_nodes = {max_nodes}
-"""
 START_TIMEOUT_MS = 600_000
 TURN_TIMEOUT_MS = 600_000
 
@@ -246,8 +240,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp:
         home = Path(tmp)
-        (home / "providers.toml").write_text(PROVIDERS.format(max_nodes=max(args.nodes, 1)))
-        stack = start_embedded(home, {"CODESWARM_PROVIDERS_FILE": str(home / "providers.toml")}, own_session=True)
+        providers = write_local_providers(home, max_nodes=max(args.nodes, 1), label="This machine")
+        stack = start_embedded(home, {"CODESWARM_PROVIDERS_FILE": str(providers)}, own_session=True)
         try:
             if args.stack_nice:
                 renice(stack.process.pid, args.stack_nice)

@@ -29,15 +29,9 @@ import httpx  # noqa: E402
 
 from tests.support import servers  # noqa: E402
 from tests.support.mirror_process import MirrorProcess  # noqa: E402
+from tests.support.provider_files import write_local_providers  # noqa: E402
 from tests.support.router_process import RouterProcess  # noqa: E402
 
-PROVIDERS = """
-[[providers]]
-id = "local"
-backend = "local"
-max_nodes = 2
-runtimes = ["mock"]
-"""
 STREAMS = r"^/v1/events(/focused)?$"
 
 
@@ -109,8 +103,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="codeswarm-fuzz-") as scratch:
         home = Path(scratch)
         (home / "router").mkdir()
-        (home / "providers.toml").write_text(PROVIDERS)
-        env = {"CODESWARM_API_TOKEN": token, "CODESWARM_PROVIDERS_FILE": str(home / "providers.toml")}
+        providers = write_local_providers(home, max_nodes=2, runtimes=["mock"])
+        env = {"CODESWARM_API_TOKEN": token, "CODESWARM_PROVIDERS_FILE": str(providers)}
         router = RouterProcess(home / "router", database_url, redis_url, prefix, extra_env=env)
         mirror = MirrorProcess(home / "mirror", redis_url, prefix, router.url, extra_env={"CODESWARM_API_TOKEN": token})
         results: dict[str, Any] = {}
