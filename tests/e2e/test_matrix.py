@@ -11,27 +11,21 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.embedded_process import EmbeddedProcess, start_embedded
 from tests.e2e.ui import fill_launch, inject, open_node, open_ui, swarm_view, terminate, tile
+from tests.support.provider_files import write_local_providers
 
 pytestmark = pytest.mark.e2e
 
 NODES = 128
 START_TIMEOUT_MS = 180_000  # 128 node programs start on a shared two-core machine
 FAILED = [*range(16), 32]
-PROVIDERS = """
-[[providers]]
-id = "local"
-backend = "local"
-label = "This machine"
-max_nodes = 256
-"""
 
 
 @pytest.fixture(scope="module")
 def roomy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedProcess]:
     """The embedded mode with a local provider that takes 256 nodes."""
     home = tmp_path_factory.mktemp("codeswarm-home")
-    (home / "providers.toml").write_text(PROVIDERS)
-    running = start_embedded(home, {"CODESWARM_PROVIDERS_FILE": str(home / "providers.toml")})
+    providers = write_local_providers(home, 256, label="This machine")
+    running = start_embedded(home, {"CODESWARM_PROVIDERS_FILE": str(providers)})
     yield running
     running.stop()
     print(f"`codeswarm up` output:\n{running.log()}")
