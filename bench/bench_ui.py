@@ -20,9 +20,11 @@ about ``--seconds`` (one turn first, for history).  Figures (issue 10's targets 
 
 The nodes share the machine's cores with the services and the browser: on a small machine the frame
 figures measure all of that together.  `codeswarm up` runs in a session of its own, as when a user
-starts it from a terminal: Linux's autogroup scheduler then shares the cores between it (with every
-node program it starts) and the browser, instead of between 256 node processes and one renderer.
-``--stack-nice N`` lowers the priority of that session's group (and of its threads) to N.
+starts it from a terminal, and each node program leads a session of its own at the lowest priority
+(CODESWARM_LOCAL_NODE_NICE, default 19, which the node also gives its session under Linux's autogroup
+scheduler), so the renderer and the services get the cores before 256 busy nodes do; run with
+CODESWARM_LOCAL_NODE_NICE=0 in the environment to measure without it.  ``--stack-nice N`` lowers the
+priority of `codeswarm up`'s own session (and of its threads) to N.
 """
 
 from __future__ import annotations
