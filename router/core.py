@@ -61,12 +61,12 @@ async def start_router(
     settings.home.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url
     await upgrade(url)
-    db = Database(url)
+    metrics = RouterMetrics(settings.metrics)
+    db = Database(url, metrics)
     owns_bus = bus is None
     bus = bus if bus is not None else make_bus(settings)
     providers = providers if providers is not None else load_providers(settings)
     transcript = Transcript(settings.command_output_cap)
-    metrics = RouterMetrics(settings.metrics)
     relay = OutboxRelay(db, bus, metrics=metrics)
     db.on_events_committed = relay.committed
     ingest = Ingest(db, bus, transcript, load_pricing(settings), metrics)
@@ -74,7 +74,6 @@ async def start_router(
     ingest.on_exit_records = authority.on_exit_records  # the one hook left: the authority is built on ingest
     retention = Retention(settings, db, providers, bus, authority.spawn)
     supervisor = Supervisor(settings, db, providers, ingest, bus, authority, retention, metrics)
-    db.metrics = metrics
     core = RouterCore(settings, db, bus, providers, ingest, authority, relay, supervisor, owns_bus, metrics)
     metrics.watch(core)
     await relay.relay_pending()

@@ -82,7 +82,7 @@ class SqliteWriterQueue:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, metrics: RouterMetrics | None = None) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
@@ -93,7 +93,7 @@ class Database:
             event.listen(self.engine.sync_engine, "rollback", writers.end)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._outbox_lock = asyncio.Lock()
-        self.metrics = RouterMetrics()  # the router's own, once wired (router/core.py)
+        self.metrics = metrics or RouterMetrics()  # a tool's or test's database gets metrics of its own
         # Told, in commit order and under the outbox lock, the (outbox id, envelope) of each commit's events.
         self.on_events_committed: Callable[[Sequence[tuple[int, str]]], None] = lambda _events: None
 
