@@ -12,24 +12,52 @@ from router.providers.local.outbox_poller import LocalOutboxFollower
 from services.node.records import outbox_path
 
 
-async def test_a_write_wakes_an_idle_follower_long_before_its_next_poll(tmp_path: Path) -> None:
-    path = Path(outbox_path(str(tmp_path), "7", 0))
-    path.parent.mkdir(parents=True)
-    path.touch()
+def follower_noting_arrival(tmp_path: Path, poll_s: float) -> tuple[LocalOutboxFollower, asyncio.Event]:
+    """A follower of job 7's node 0 and the event its sink sets when lines arrive."""
     arrived = asyncio.Event()
 
     async def sink(_chunks: Sequence[OutboxLines]) -> None:
         arrived.set()
 
-    follower = LocalOutboxFollower(str(tmp_path), sink, poll_s=10.0)  # idle polls 10 s apart and more
+    follower = LocalOutboxFollower(str(tmp_path), sink, poll_s=poll_s)
     follower.follow("7", {0: 0})
+    return follower, arrived
+
+
+async def read_soon_after_writing(path: Path, arrived: asyncio.Event) -> None:
+    written = time.monotonic()
+    path.write_bytes(b'{"seq":1}\n')
+    async with asyncio.timeout(5):
+        await arrived.wait()
+    assert time.monotonic() - written < 5
+
+
+async def test_a_write_wakes_an_idle_follower_long_before_its_next_poll(tmp_path: Path) -> None:
+    path = Path(outbox_path(str(tmp_path), "7", 0))
+    path.parent.mkdir(parents=True)
+    path.touch()
+    follower, arrived = follower_noting_arrival(tmp_path, poll_s=10.0)  # idle polls 10 s apart and more
     follower.start()
     try:
         await asyncio.sleep(0.05)  # the first poll found nothing: it waits
-        written = time.monotonic()
-        path.write_bytes(b'{"seq":1}\n')
-        async with asyncio.timeout(5):
-            await arrived.wait()
-        assert time.monotonic() - written < 5
+        await read_soon_after_writing(path, arrived)
+    finally:
+        await follower.stop()
+
+
+async def test_an_outbox_created_after_it_is_followed_is_watched_from_the_poll_that_finds_it(
+    tmp_path: Path,
+) -> None:
+    path = Path(outbox_path(str(tmp_path), "7", 0))
+    path.parent.mkdir(parents=True)
+    follower, arrived = follower_noting_arrival(tmp_path, poll_s=0.5)  # the node has not created its outbox yet
+    assert not follower.all_watched
+    follower.start()
+    try:
+        path.touch()
+        async with asyncio.timeout(10):
+            while not follower.all_watched:
+                await asyncio.sleep(0.01)
+        await read_soon_after_writing(path, arrived)  # once watched, idle polls are 10 s apart
     finally:
         await follower.stop()

@@ -8,6 +8,10 @@ Polls that find nothing space out, each twice the last, up to ``IDLE_POLLS`` tim
 and the first new line brings them back.  Where the kernel reports writes (inotify on Linux,
 services/node/file_watch.py) a write to a followed file ends an idle wait at once, so a spaced-out
 poll costs no latency; a write from another host to a mounted filesystem is found by the polls.
+Once every followed file is watched (a file that does not exist yet is watched from the poll that
+finds it), an idle follower needs no ramp of polls to see a write soon: it waits for the next write,
+polling at most every ``WATCHED_POLL_S`` (an idle swarm's heartbeats then cost one read each, not the
+ramp of empty polls that followed every one of them).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 POLL_BYTES = 2 << 20  # all files together, per poll
 FILE_BYTES = 64 << 10  # the least read of a file per poll
 IDLE_POLLS = 20  # an idle follower polls at most this many poll intervals apart
+WATCHED_POLL_S = 1.0  # an idle follower whose files are all watched polls at least this far apart
 
 
 class LocalOutboxFollower:
@@ -44,11 +49,18 @@ class LocalOutboxFollower:
 
     def follow(self, job_id: str, offsets: dict[int, int]) -> None:
         for node_id, offset in offsets.items():
-            path = outbox_path(self.base, job_id, node_id)
-            self.files[(job_id, node_id)] = OutboxFile(path, offset)
-            wd = self._watch.add(path)
-            if wd is not None:
-                self._watched[(job_id, node_id)] = wd
+            self.files[(job_id, node_id)] = OutboxFile(outbox_path(self.base, job_id, node_id), offset)
+            self._try_watch((job_id, node_id))
+
+    def _try_watch(self, key: tuple[str, int]) -> None:
+        wd = self._watch.add(self.files[key].path)
+        if wd is not None:
+            self._watched[key] = wd
+
+    @property
+    def all_watched(self) -> bool:
+        """Every followed file reports its writes (not before the first is followed)."""
+        return self._watch.fd is not None and bool(self.files) and len(self._watched) == len(self.files)
 
     def unfollow(self, job_id: str) -> None:
         for key in [key for key in self.files if key[0] == job_id]:
@@ -86,6 +98,8 @@ class LocalOutboxFollower:
         self._more = False
         budget = max(FILE_BYTES, POLL_BYTES // max(1, len(self.files)))
         for (job_id, node_id), followed in self.files.items():
+            if self._watch.fd is not None and (job_id, node_id) not in self._watched:
+                self._try_watch((job_id, node_id))  # before the read: a write after it raises an event
             read = followed.read(budget)
             if read is None:
                 continue  # nothing, or only a partial line so far
@@ -119,6 +133,9 @@ class LocalOutboxFollower:
             elif self._found:
                 idle_wait_s = self.poll_s
                 await asyncio.sleep(self.poll_s)  # lines come in batches of one poll interval at most
+            elif self.all_watched:
+                self._written.clear()
+                await wait_event(self._written, max(WATCHED_POLL_S, self.poll_s * IDLE_POLLS))
             else:
                 self._written.clear()
                 await wait_event(self._written, idle_wait_s)
