@@ -61,3 +61,20 @@ async def test_an_outbox_created_after_it_is_followed_is_watched_from_the_poll_t
         await read_soon_after_writing(path, arrived)  # once watched, idle polls are 10 s apart
     finally:
         await follower.stop()
+
+
+async def test_held_heartbeats_are_handed_over_when_due_without_another_write(tmp_path: Path) -> None:
+    path = Path(outbox_path(str(tmp_path), "7", 0))
+    path.parent.mkdir(parents=True)
+    path.touch()
+    follower, arrived = follower_noting_arrival(tmp_path, poll_s=0.5)  # watched: idle polls 10 s apart
+    follower.start()
+    try:
+        for seq, ts in ((1, 100.0), (2, 100.4)):  # the second is held (0.2 s: half the period it teaches)
+            arrived.clear()
+            with path.open("ab") as outbox:
+                outbox.write(b'{"seq":%d,"ts":%.1f,"kind":"heartbeat","payload":{}}\n' % (seq, ts))
+            async with asyncio.timeout(5):
+                await arrived.wait()
+    finally:
+        await follower.stop()

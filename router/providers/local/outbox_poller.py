@@ -11,14 +11,17 @@ poll costs no latency; a write from another host to a mounted filesystem is foun
 Once every followed file is watched (a file that does not exist yet is watched from the poll that
 finds it), an idle follower needs no ramp of polls to see a write soon: it waits for the next write,
 polling at most every ``WATCHED_POLL_S`` (an idle swarm's heartbeats then cost one read each, not the
-ramp of empty polls that followed every one of them).
+ramp of empty polls that followed every one of them).  Reads of heartbeats alone are held a while and
+handed over together (router/heartbeat_hold.py): one ingest for many heartbeats.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
+from router.heartbeat_hold import HeartbeatHold
 from router.providers.base import LinesSink, OutboxLines
 from services.node.file_watch import FileWatch
 from services.node.outbox_lines import OutboxFile
@@ -46,6 +49,7 @@ class LocalOutboxFollower:
         self._watch = FileWatch()
         self._watched: dict[tuple[str, int], int] = {}  # followed file → its inotify watch
         self._written = asyncio.Event()  # a followed file was written since the last wait
+        self._hold = HeartbeatHold()
 
     def follow(self, job_id: str, offsets: dict[int, int]) -> None:
         for node_id, offset in offsets.items():
@@ -68,11 +72,13 @@ class LocalOutboxFollower:
             wd = self._watched.pop(key, None)
             if wd is not None:
                 self._watch.remove(wd)
+        self._hold.forget(job_id)
 
     def rewind(self, job_id: str, node_id: int, offset: int) -> None:
         followed = self.files.get((job_id, node_id))
         if followed is not None:
             followed.offset = offset
+        self._hold.drop(job_id, node_id)
 
     def start(self) -> None:
         if self._watch.fd is not None:
@@ -111,7 +117,7 @@ class LocalOutboxFollower:
     async def drain(self) -> bool:
         """Read and ingest what is there now; False when ingesting failed (the lines are re-read later)."""
         async with self._reading:
-            chunks = self.read_new_lines()
+            chunks = self._hold.take(self.read_new_lines(), time.monotonic())
             if not chunks:
                 return True
             try:
@@ -135,8 +141,13 @@ class LocalOutboxFollower:
                 await asyncio.sleep(self.poll_s)  # lines come in batches of one poll interval at most
             elif self.all_watched:
                 self._written.clear()
-                await wait_event(self._written, max(WATCHED_POLL_S, self.poll_s * IDLE_POLLS))
+                await wait_event(self._written, self._until_held_due(max(WATCHED_POLL_S, self.poll_s * IDLE_POLLS)))
             else:
                 self._written.clear()
-                await wait_event(self._written, idle_wait_s)
+                await wait_event(self._written, self._until_held_due(idle_wait_s))
                 idle_wait_s = min(2 * idle_wait_s, self.poll_s * IDLE_POLLS)
+
+    def _until_held_due(self, wait_s: float) -> float:
+        """An idle wait of wait_s, ending when held heartbeats are due."""
+        due = self._hold.due
+        return wait_s if due is None else max(0.0, min(wait_s, due - time.monotonic()))
