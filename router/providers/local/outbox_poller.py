@@ -45,7 +45,7 @@ class LocalOutboxFollower:
         self._task: asyncio.Task[None] | None = None
         self._reading = asyncio.Lock()
         self._more = False  # the last read left complete lines behind
-        self._found = False  # the last read found lines
+        self._found = False  # the last drain handed lines over (held heartbeats are not worth a pause)
         self._watch = FileWatch()
         self._watched: dict[tuple[str, int], int] = {}  # followed file → its inotify watch
         self._written = asyncio.Event()  # a followed file was written since the last wait
@@ -111,13 +111,13 @@ class LocalOutboxFollower:
                 continue  # nothing, or only a partial line so far
             self._more = self._more or read.more
             chunks.append(OutboxLines(job_id, node_id, read.lines, read.end, read.start))
-        self._found = bool(chunks)
         return chunks
 
     async def drain(self) -> bool:
         """Read and ingest what is there now; False when ingesting failed (the lines are re-read later)."""
         async with self._reading:
             chunks = self._hold.take(self.read_new_lines(), time.monotonic())
+            self._found = bool(chunks)
             if not chunks:
                 return True
             try:
