@@ -756,7 +756,7 @@ class Authority(LifecycleParts):
                 )
             ).all()
             nodes = await nodes_of(session, [r.swarm_id for r in rows])
-            undelivered = await pending_deliveries(session, [r.swarm_id for r in rows if r.status in INJECTABLE])
+            undelivered = await pending_deliveries(session, [r.swarm_id for r in rows])
             orphaned = [swarm for swarm in rows if swarm.provider not in self.providers]
             for swarm in orphaned:
                 set_health(session, swarm, *on_provider_missing(str(ProviderMissing(swarm.provider, self.providers))))
@@ -774,4 +774,9 @@ class Authority(LifecycleParts):
             provider = self.provider_of(swarm)
             provider.follow(swarm.job_id, {n.node_id: n.outbox_offset for n in nodes[swarm.swarm_id]})
             for request_id, deliveries in undelivered.get(swarm.swarm_id, []):  # accepted before a crash
-                self.spawn(self.delivery.deliver(swarm, provider, request_id, deliveries), f"deliver-{request_id}")
+                if swarm.status in INJECTABLE:
+                    outcome = self.delivery.deliver(swarm, provider, request_id, deliveries)
+                else:
+                    reason = f"not delivered: the swarm was {swarm.status} when the router started again"
+                    outcome = self.delivery.refuse(swarm, request_id, deliveries, reason)
+                self.spawn(outcome, f"deliver-{request_id}")

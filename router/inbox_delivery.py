@@ -3,7 +3,7 @@ every one given its outcome (`delivered` or `failed`, with its event).
 
 The outcome is retried until it commits, so while the router runs no injection stays `accepted`; one that
 a crash left `accepted` is delivered again by the next start (``pending``): a node takes an injection id
-once, so a line it already had is ignored."""
+once, so a line it already had is ignored; those of a swarm that is no longer injectable fail, saying why."""
 
 from __future__ import annotations
 
@@ -80,6 +80,10 @@ class InboxDelivery:
                     outcomes.append((delivery, f"could not write to node {delivery.node_id}'s inbox: {exc}"))
             await self._record(swarm, request_id, outcomes)
         self.metrics.inject_delivery.labels(swarm.provider).observe(time.monotonic() - accepted)
+
+    async def refuse(self, swarm: SwarmRow, request_id: str, deliveries: list[Delivery], reason: str) -> None:
+        """Give injections that will not be written their outcome: failed, with the reason."""
+        await self._record(swarm, request_id, [(delivery, reason) for delivery in deliveries])
 
     async def _record(self, swarm: SwarmRow, request_id: str, outcomes: list[tuple[Delivery, str | None]]) -> None:
         retry_s = OUTCOME_RETRY_MIN_S
