@@ -133,7 +133,13 @@ async def run_case(
     for counter in counters:
         counter.last_id = start_id  # stream from there: a cut-off before the first event still resumes
     reading = [asyncio.create_task(counter.run(IDLE_S)) for counter in counters]
-    await asyncio.gather(*(counter.connected.wait() for counter in counters))
+    for counter, task in zip(counters, reading, strict=True):  # a refused stream ends its task: say why
+        connected = asyncio.create_task(counter.connected.wait())
+        await asyncio.wait([connected, task], return_when=asyncio.FIRST_COMPLETED)
+        connected.cancel()
+        if task.done():
+            task.result()
+            raise RuntimeError("an SSE client stopped before it was connected")
     pids = deployment.service_pids()
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     began = time.monotonic()

@@ -81,7 +81,10 @@ class SSECounter:
     async def _connection(self) -> None:
         reader, writer = await asyncio.open_connection(self.host, self.port)
         resume = f"Last-Event-ID: {self.last_id}\r\n" if self.last_id else ""
-        request = f"GET /v1/events?swarm_id={self.swarm_id} HTTP/1.0\r\nAccept: text/event-stream\r\n{resume}\r\n"
+        request = (
+            f"GET /v1/events?swarm_id={self.swarm_id} HTTP/1.0\r\nHost: {self.host}:{self.port}\r\n"
+            f"Accept: text/event-stream\r\n{resume}\r\n"
+        )
         writer.write(request.encode())
         try:
             head = await reader.readuntil(b"\r\n\r\n")
