@@ -92,14 +92,15 @@ class SSECounter:
                 raise RuntimeError(f"the mirror refused the stream: {head[:200]!r}")
             self.connections += 1
             self.connected.set()
-            await self._read(reader)
+            chunked = b"transfer-encoding: chunked" in head.lower()
+            await self._read(reader, chunked)
         finally:
             writer.close()
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
+    async def _read(self, reader: asyncio.StreamReader, chunked: bool) -> None:
         buffer = b""
         while not self.done:
-            chunk = await reader.read(1 << 18)
+            chunk = await (_next_chunk(reader) if chunked else reader.read(1 << 18))
             if not chunk:
                 return  # the mirror ended the stream: reconnect
             received = time.time_ns()
@@ -151,3 +152,17 @@ class SSECounter:
 
     def text_of(self, node_id: int) -> str:
         return "".join(self.tallies[node_id].text)
+
+
+async def _next_chunk(reader: asyncio.StreamReader) -> bytes:
+    """One chunk of a chunked HTTP body (the server frames the stream so whatever the request's version);
+    b"" at its end or when the connection closes."""
+    try:
+        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+        if size == 0:
+            return b""
+        data = await reader.readexactly(size)
+        await reader.readexactly(2)
+    except (asyncio.IncompleteReadError, ValueError):
+        return b""
+    return data
