@@ -18,13 +18,13 @@ from router.ingest_batch import PUBLISH_SLICE, Publication, node_cursor
 from router.ingest_nodes import TrackedNode
 from router.providers.base import OutboxLines
 from router.store.database import Database
-from router.store.migrate import upgrade
 from router.store.swarms import create_nodes, nodes_of, now
 from router.store.tables import SwarmRow, TurnRow
 from router.transcript import Transcript
 from services.bus.base import START_ID
 from services.bus.memory_bus import MemoryEventBus
 from services.protocol import NodeStatus
+from tests.support.sqlite_database import migrated_sqlite
 
 SWARM, JOB = "sw-order", "local-order"
 
@@ -35,9 +35,7 @@ class Crash(Exception):
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}"
-    await upgrade(url)
-    database = Database(url)
+    database = await migrated_sqlite(tmp_path, "ingest.db")
     async with database.transaction() as session:
         moment = now()
         session.add(

@@ -15,9 +15,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.util import greenlet_spawn
 
 from router.store.database import Database, SqliteWriterQueue
-from router.store.migrate import upgrade
 from router.store.outbox import add_event
 from router.store.tables import OutboxEventRow
+from tests.support.sqlite_database import migrated_sqlite
 
 WRITERS = 4  # tasks writing back to back, as ingest does under load
 COMMANDS = 20
@@ -26,9 +26,7 @@ COMMAND_WITHIN_S = 10.0  # a command's turn comes after the writers ahead of it,
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}"
-    await upgrade(url)
-    database = Database(url)
+    database = await migrated_sqlite(tmp_path, "queue.db")
     async with database.transaction() as session:
         await session.execute(text("CREATE TABLE load (writer INTEGER, n INTEGER)"))
     yield database

@@ -11,10 +11,10 @@ import pytest
 
 from router.store.approvals import swarm_approvals
 from router.store.database import Database
-from router.store.migrate import upgrade
 from router.store.swarms import create_nodes, now
 from router.store.tables import ApprovalRow, CommandRow, SwarmRow, TurnRow
 from router.store.turns import node_turns
+from tests.support.sqlite_database import migrated_sqlite
 
 SWARM = "sw-turns"
 START = now()
@@ -48,9 +48,7 @@ def _approval(call_id: str, injection_id: str, node_id: int, at_s: float, status
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}"
-    await upgrade(url)
-    database = Database(url)
+    database = await migrated_sqlite(tmp_path, "turns.db")
     async with database.transaction() as session:
         session.add(
             SwarmRow(
