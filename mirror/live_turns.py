@@ -3,16 +3,20 @@ turn as it stands (the text streamed so far included, which the durable transcri
 item completes) and a summary for the node matrix (last exit code, tokens, pending approvals).
 
 Built from the same events the read model applies, so ``view()`` is consistent with the read model's
-``last_event_id``.  Bounded: one turn per node, each text capped.
+``last_event_id``.  Bounded: one turn per node, each text capped (its last ``MAX_TEXT_CHARS`` kept).
+A streamed text grows by appending its deltas to a ``TextTail``, joined only when a view is read: a
+text of n characters costs O(n) to stream, not the O(n) copy per delta of ``text += delta``.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from services.protocol import EventName
 
 MAX_TEXT_CHARS = 100_000
+MAX_PARTS = 256  # a tail joins its parts into one past this many: bounded in count as in characters
 TEXT_EVENTS = {
     EventName.REASONING_DELTA: ("reasoning", False),
     EventName.REASONING: ("reasoning", True),
@@ -24,8 +28,36 @@ USAGE_FIELDS = ("total", "last", "model", "cost_usd")
 APPROVAL_FIELDS = ("call_id", "command", "cwd", "reason", "available_decisions", "injection_id")
 
 
-def _capped(text: str) -> str:
-    return text if len(text) <= MAX_TEXT_CHARS else text[-MAX_TEXT_CHARS:]
+class TextTail:
+    """The last ``MAX_TEXT_CHARS`` characters of a text streamed in parts."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self, text: str = "") -> None:
+        self.parts: deque[str] = deque()
+        self.size = 0
+        self.append(text)
+
+    def append(self, part: str) -> None:
+        if not part:
+            return
+        if len(part) > MAX_TEXT_CHARS:
+            part = part[-MAX_TEXT_CHARS:]
+        self.parts.append(part)
+        self.size += len(part)
+        while self.size - len(self.parts[0]) >= MAX_TEXT_CHARS:  # the rest alone fills the cap
+            self.size -= len(self.parts.popleft())
+        if len(self.parts) > MAX_PARTS:
+            self._join()
+
+    def _join(self) -> str:
+        joined = "".join(self.parts)[-MAX_TEXT_CHARS:]
+        self.parts = deque([joined]) if joined else deque()
+        self.size = len(joined)
+        return joined
+
+    def text(self) -> str:
+        return self.parts[0] if len(self.parts) == 1 else self._join()
 
 
 class NodeLive:
@@ -51,14 +83,17 @@ class NodeLive:
         for item in turn["items"]:
             if item["kind"] == kind and item["item_id"] == item_id:
                 return item
-        item = {"kind": kind, "item_id": item_id, "text": "", "final": False}
+        item = {"kind": kind, "item_id": item_id, "text": TextTail(), "final": False}
         turn["items"].append(item)
         return item
 
     def view(self, node_id: int) -> dict[str, Any]:
+        turn = self.turn
+        if turn is not None:
+            turn = {**turn, "items": [{**item, "text": item["text"].text()} for item in turn["items"]]}
         return {
             "node_id": node_id,
-            "turn": self.turn,
+            "turn": turn,
             "turns_seen": self.turns_seen,
             "last_exit_code": self.last_exit_code,
             "tokens": self.tokens,
@@ -105,9 +140,11 @@ def _apply(node: NodeLive, event: str, data: dict[str, Any], timestamp: Any) -> 
         kind, final = TEXT_EVENTS[EventName(event)]
         item = node.item(kind, data.get("item_id"), node.turn_for(injection_id, timestamp))
         if final:
-            item["text"], item["final"] = _capped(str(data.get("text") or item["text"])), True
+            if data.get("text"):
+                item["text"] = TextTail(str(data["text"]))
+            item["final"] = True
         elif not item["final"] and isinstance(data.get("delta"), str):
-            item["text"] = _capped(item["text"] + data["delta"])
+            item["text"].append(data["delta"])
     elif event in (EventName.COMMAND_STARTED, EventName.COMMAND_OUTPUT_DELTA, EventName.COMMAND_COMPLETED):
         _command(node, event, data, timestamp)
     elif event == EventName.EXEC_APPROVAL_REQUIRED and data.get("call_id") is not None:
@@ -140,10 +177,10 @@ def _command(node: NodeLive, event: str, data: dict[str, Any], timestamp: Any) -
         if data.get(name) is not None:
             item[name] = data[name]
     if event == EventName.COMMAND_OUTPUT_DELTA and not item["final"] and isinstance(data.get("delta"), str):
-        item["text"] = _capped(item["text"] + data["delta"])
+        item["text"].append(data["delta"])
     elif event == EventName.COMMAND_COMPLETED:
         if isinstance(data.get("output"), str):
-            item["text"] = _capped(data["output"])
+            item["text"] = TextTail(data["output"])
         item["final"] = True
         if isinstance(data.get("exit_code"), int):
             node.last_exit_code = data["exit_code"]
