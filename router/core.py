@@ -47,6 +47,7 @@ class RouterCore:
         await asyncio.gather(*self.tasks, *self.authority.tasks, return_exceptions=True)
         for provider in self.providers.values():
             await provider.stop()
+        await self.ingest.close()
         await self.relay.relay_pending()
         if self.owns_bus:
             await self.bus.close()

@@ -4,7 +4,7 @@
 of every node whose records it completes: a slice is cut only at a record boundary, so a cursor on the
 bus never names a record whose events are not all there.  ``Commit`` holds the durable effects and, per
 node, the last seq read and the outbox offset after it, which the database stores with them (all nodes'
-rows in one statement).
+rows in one statement), and whether anything in it must be stored at once (router/ingest.py).
 """
 
 from __future__ import annotations
@@ -69,6 +69,12 @@ class Commit:
     # Per node read in this call: (node, last seq read, outbox offset after the lines read).
     read_through: dict[NodeKey, tuple[TrackedNode, int, int]] = field(default_factory=dict)
     exited_swarms: set[str] = field(default_factory=set)
+    status_changed: bool = False  # a node's status changed: its row says so at once
+
+    @property
+    def urgent(self) -> bool:
+        """Something here is more than progress: a durable event, an exit, a node's new status."""
+        return bool(self.durable or self.exited_swarms or self.status_changed)
 
     def last_seq(self, node: TrackedNode) -> int:
         """The last seq of the node already read: in this call, else committed."""

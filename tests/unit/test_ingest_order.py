@@ -4,6 +4,7 @@ re-read after it publishes nothing twice and commits everything once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -151,3 +152,90 @@ def test_a_slice_is_cut_only_where_every_record_it_names_is_whole() -> None:
         through = int(part.cursors[node_cursor(SWARM, 0)])
         assert seen.count(through) == 3 and max(seen) == through  # the cursor's record is whole, no later one
     assert seen == [s for s in range(1, seq + 1) for _ in range(3)]
+
+
+def deltas(first: int, last: int) -> list[bytes]:
+    """Delta records only: nothing durable, no status change (the node is busy in its turn already)."""
+    made = []
+    for seq in range(first, last + 1):
+        delta = {"threadId": "t", "turnId": "turn-1", "itemId": "msg-1", "delta": f"t{seq}"}
+        made.append(line(seq, "runtime", {"method": "item/agentMessage/delta", "params": delta}))
+    return made
+
+
+def chunk_of(lines: list[bytes], start: int = 0) -> OutboxLines:
+    return OutboxLines(JOB, 0, lines, start + sum(len(x) + 1 for x in lines), start)
+
+
+async def stored(db: Database) -> tuple[int, int]:
+    async with db.transaction() as session:
+        (row,) = (await nodes_of(session, [SWARM]))[SWARM]
+    return row.last_seq, row.outbox_offset
+
+
+async def busy_ingest(db: Database, bus: MemoryEventBus, save_after_s: float) -> tuple[Ingest, OutboxLines]:
+    """An ingest that has read (and committed) a turn's start, so the node is busy."""
+    ingest = await tracked_ingest(db, bus)
+    ingest.save_after_s = save_after_s
+    started = turn_then_exit(0)[:1]
+    first = chunk_of(started)
+    await ingest.handle([first])
+    assert await stored(db) == (1, first.end_offset)
+    return ingest, first
+
+
+async def test_deltas_go_to_the_bus_at_once_and_their_offsets_are_stored_a_while_later(db: Database) -> None:
+    bus = MemoryEventBus()
+    ingest, first = await busy_ingest(db, bus, save_after_s=0.3)
+    batches = [chunk_of(deltas(2, 4), first.end_offset)]
+    batches.append(chunk_of(deltas(5, 9), batches[0].end_offset))
+    for batch in batches:
+        await ingest.handle([batch])
+    assert sorted(seq for seq, _ in await events_by_seq(bus)) == list(range(1, 10))  # all on the bus now
+    assert await stored(db) == (1, first.end_offset)  # the deltas' progress is not committed yet
+    await wait_until_stored(db, (9, batches[1].end_offset))
+    await ingest.close()
+
+
+async def wait_until_stored(db: Database, expected: tuple[int, int], timeout_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (found := await stored(db)) != expected:
+        assert asyncio.get_running_loop().time() < deadline, f"stored {found}, not {expected}, within {timeout_s}s"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_durable_record_commits_the_unsaved_progress_with_it(db: Database) -> None:
+    bus = MemoryEventBus()
+    ingest, first = await busy_ingest(db, bus, save_after_s=3600)
+    more = chunk_of(deltas(2, 4), first.end_offset)
+    await ingest.handle([more])
+    assert await stored(db) == (1, first.end_offset)
+    end = chunk_of(turn_then_exit(3)[4:5], more.end_offset)  # seq 5: turn/completed (durable)
+    await ingest.handle([end])
+    assert await stored(db) == (5, end.end_offset)
+
+
+async def test_a_crash_before_the_offsets_are_stored_publishes_nothing_twice(db: Database) -> None:
+    bus = MemoryEventBus()
+    crashing, first = await busy_ingest(db, bus, save_after_s=3600)
+    more = chunk_of(deltas(2, 6), first.end_offset)
+    await crashing.handle([more])  # then the router dies: the progress was never stored
+    published = await events_by_seq(bus)
+
+    restarted = await tracked_ingest(db, bus)
+    rest = turn_then_exit(5)[6:]  # turn/completed and the exit record, written after the crash
+    await restarted.handle([chunk_of(deltas(2, 6) + rest, first.end_offset)])  # re-read from the stored offset
+
+    again = await events_by_seq(bus)
+    assert {key: count for key, count in again.items() if key[0] <= 6} == published  # nothing twice
+    assert set(again.values()) == {1} and sorted({seq for seq, _ in again}) == list(range(1, 8))
+    assert (await stored(db))[0] == 8
+
+
+async def test_closing_stores_the_unsaved_progress(db: Database) -> None:
+    bus = MemoryEventBus()
+    ingest, first = await busy_ingest(db, bus, save_after_s=3600)
+    more = chunk_of(deltas(2, 3), first.end_offset)
+    await ingest.handle([more])
+    await ingest.close()
+    assert await stored(db) == (3, more.end_offset)
