@@ -239,3 +239,42 @@ async def test_closing_stores_the_unsaved_progress(db: Database) -> None:
     await ingest.handle([more])
     await ingest.close()
     assert await stored(db) == (3, more.end_offset)
+
+
+class SlowBus(MemoryEventBus):
+    """A bus whose publishes take a while (and the nth may fail)."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        super().__init__()
+        self.calls = 0
+        self.fail_at = fail_at
+
+    async def publish(self, envelopes: Any, cursors: Any = None) -> list[str]:
+        self.calls += 1
+        await asyncio.sleep(0.01)
+        if self.calls == self.fail_at:
+            raise ConnectionError("the bus went away mid-publish")
+        return await super().publish(envelopes, cursors)
+
+
+async def test_slices_go_to_the_bus_in_order_with_their_cursors(db: Database) -> None:
+    bus = SlowBus()
+    ingest, first = await busy_ingest(db, bus, save_after_s=3600)
+    many = chunk_of(deltas(2, 3 * PUBLISH_SLICE), first.end_offset)
+    await ingest.handle([many])
+    entries = await bus.read_after(START_ID, count=10 * PUBLISH_SLICE)
+    seqs = [entry.envelope()["data"]["seq"] for entry in entries if entry.envelope()["event"] == "assistant_delta"]
+    assert seqs == list(range(2, 3 * PUBLISH_SLICE + 1))
+    assert bus.calls >= 1 + 3
+    assert (await bus.cursors())[node_cursor(SWARM, 0)] == str(3 * PUBLISH_SLICE)
+
+
+async def test_a_failed_publish_is_reported_and_the_re_read_publishes_nothing_twice(db: Database) -> None:
+    bus = SlowBus(fail_at=3)  # the turn's start, one slice, then the failure
+    ingest, first = await busy_ingest(db, bus, save_after_s=3600)
+    many = chunk_of(deltas(2, 3 * PUBLISH_SLICE), first.end_offset)
+    with pytest.raises(ConnectionError):
+        await ingest.handle([many])
+    await ingest.handle([many])  # the follower reads the lines again
+    published = await events_by_seq(bus)
+    assert set(published.values()) == {1} and len(published) == 3 * PUBLISH_SLICE
