@@ -22,10 +22,11 @@ from mirror.items import StreamItem, encode_frame
 def merged_envelope(run: Sequence[StreamItem]) -> dict[str, Any]:
     """The envelope of a run of deltas: the last one's, with the whole text.  The timestamp is the
     first fragment's (the age of the oldest text in it); ``raw`` (one fragment's runtime message) is
-    dropped and ``coalesced`` says how many entries were merged."""
-    first, last = run[0].envelope, run[-1].envelope
+    dropped and ``coalesced`` says how many entries were merged.  Only the first and the last envelope
+    are parsed (again): the fragments are on the items."""
+    first, last = orjson.loads(run[0].payload), orjson.loads(run[-1].payload)
     data = dict(last["data"])
-    data["delta"] = "".join(item.envelope["data"]["delta"] for item in run)
+    data["delta"] = "".join(item.delta for item in run)
     data.pop("raw", None)
     data["coalesced"] = len(run)
     envelope = dict(last)

@@ -19,7 +19,7 @@ from dataclasses import KW_ONLY, InitVar, dataclass
 
 import orjson
 
-from mirror.items import EntryKey, StreamItem, entry_key, item_from_entry, synthetic_item
+from mirror.items import EntryKey, StreamItem, entry_key, parse_entry, synthetic_item
 from mirror.ledger import RequestLedger
 from mirror.metrics import MirrorMetrics
 from mirror.readmodel import ReadModel
@@ -95,9 +95,10 @@ class Hub:
         items: list[StreamItem] = []
         model = self.model
         for entry in entries:
-            item = item_from_entry(entry, self.ledger)
-            if item is not None:
-                model.apply(item.event, item.envelope, item.key)
+            parsed = parse_entry(entry, self.ledger)
+            if parsed is not None:
+                item, envelope = parsed
+                model.apply(item.event, envelope, item.key)
                 items.append(item)
         last = entries[-1]
         model.advance(last.id, entry_key(last.id))

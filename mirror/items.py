@@ -1,7 +1,9 @@
 """Stream items: a bus entry parsed once, with its SSE frame encoded once and shared by every client.
 
 The frame is built straight from the bytes the bus holds: an envelope is JSON on one line, so it is the
-``data:`` line as it is, never decoded to text and encoded again.  The framing is the one of the SSE
+``data:`` line as it is, never decoded to text and encoded again.  An item keeps the few fields the
+fan-out and coalescing read, not the parsed envelope: a client's queue of thousands of items is then a
+few objects each for the garbage collector to walk, not a dozen nested dicts each.  The framing is the one of the SSE
 format (and of sse-starlette, which sends the keep-alives): ``id:``, ``event:``, one ``data:`` line per
 line of data, each ended by ``\n``, and an empty line.
 """
@@ -45,10 +47,10 @@ def _event_line(event: str) -> bytes:
 
 
 def encode_frame(event: str, data: str | bytes, entry_id: str | None = None) -> bytes:
+    """One SSE event; ``entry_id`` is a bus entry id (``"<ms>-<seq>"``, checked by ``entry_key``: nothing
+    in it to escape) or None for an event with no SSE id."""
     payload = data.encode() if isinstance(data, str) else data
-    head = (
-        _event_line(event) if entry_id is None else b"id: " + _one_line(entry_id.encode()) + b"\n" + _event_line(event)
-    )
+    head = _event_line(event) if entry_id is None else b"id: " + entry_id.encode() + b"\n" + _event_line(event)
     if b"\n" in payload or b"\r" in payload:
         return head + b"".join([b"data: " + line + b"\n" for line in _LINE_BREAK.split(payload)]) + b"\n"
     return head + b"data: " + payload + b"\n\n"
@@ -71,9 +73,10 @@ class StreamItem:
     event: str
     swarm_id: str | None
     node_id: int | None
-    envelope: dict[str, Any]
+    payload: bytes  # the envelope as JSON, as the frame carries it
     frame: bytes
     merge_key: MergeKey | None = None
+    delta: str = ""  # the fragment of a delta that has a merge key
 
     @property
     def synthetic(self) -> bool:
@@ -107,6 +110,13 @@ def _annotated(payload: bytes, envelope: dict[str, Any]) -> bytes:
 
 def item_from_entry(entry: BusEntry, ledger: RequestLedger | None = None) -> StreamItem | None:
     """Parse one bus entry; None (logged) for an entry that is not an event envelope."""
+    parsed = parse_entry(entry, ledger)
+    return None if parsed is None else parsed[0]
+
+
+def parse_entry(entry: BusEntry, ledger: RequestLedger | None = None) -> tuple[StreamItem, dict[str, Any]] | None:
+    """One bus entry as an item and its envelope (for the read model, which applies it once); None
+    (logged) for an entry that is not an event envelope."""
     try:
         envelope = orjson.loads(entry.data)
         key = entry_key(entry.id)
@@ -127,21 +137,24 @@ def item_from_entry(entry: BusEntry, ledger: RequestLedger | None = None) -> Str
         if ledger.annotate(event, data):
             payload = _annotated(payload, envelope)
     swarm_id = data.get("swarm_id")
-    return StreamItem(
+    merge_key = _merge_key(event, data)
+    item = StreamItem(
         id=entry.id,
         key=key,
         event=event,
         swarm_id=swarm_id if isinstance(swarm_id, str) else None,
         node_id=_node_id(data),
-        envelope=envelope,
+        payload=payload,
         frame=encode_frame(event, payload, entry.id),
-        merge_key=_merge_key(event, data),
+        merge_key=merge_key,
+        delta=data["delta"] if merge_key is not None else "",
     )
+    return item, envelope
 
 
 def synthetic_item(event: str, data: dict[str, Any], after: EntryKey) -> StreamItem:
     """An event of the mirror's own (never on the bus): sent to clients with no SSE id."""
-    envelope = make_envelope(event, {**data, "source": "mirror"})
+    payload = orjson.dumps(make_envelope(event, {**data, "source": "mirror"}))
     swarm_id = data.get("swarm_id")
     return StreamItem(
         id=None,
@@ -149,6 +162,6 @@ def synthetic_item(event: str, data: dict[str, Any], after: EntryKey) -> StreamI
         event=event,
         swarm_id=swarm_id if isinstance(swarm_id, str) else None,
         node_id=_node_id(data),
-        envelope=envelope,
-        frame=encode_frame(event, orjson.dumps(envelope)),
+        payload=payload,
+        frame=encode_frame(event, payload),
     )

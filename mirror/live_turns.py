@@ -17,7 +17,7 @@ from services.protocol import EventName
 
 MAX_TEXT_CHARS = 100_000
 MAX_PARTS = 256  # a tail joins its parts into one past this many: bounded in count as in characters
-TEXT_EVENTS = {
+TEXT_EVENTS: dict[str, tuple[str, bool]] = {
     EventName.REASONING_DELTA: ("reasoning", False),
     EventName.REASONING: ("reasoning", True),
     EventName.ASSISTANT_DELTA: ("assistant", False),
@@ -137,7 +137,7 @@ def _apply(node: NodeLive, event: str, data: dict[str, Any], timestamp: Any) -> 
         node.turn = None
         node.turn_for(injection_id, timestamp)
     elif event in TEXT_EVENTS:
-        kind, final = TEXT_EVENTS[EventName(event)]
+        kind, final = TEXT_EVENTS[event]
         item = node.item(kind, data.get("item_id"), node.turn_for(injection_id, timestamp))
         if final:
             if data.get("text"):

@@ -28,7 +28,7 @@ def item(ms: int, seq: int, event: str, synthetic: bool = False) -> StreamItem:
         event=event,
         swarm_id="sw-1",
         node_id=0,
-        envelope={},
+        payload=b"{}",
         frame=b"",
     )
 

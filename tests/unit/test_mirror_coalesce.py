@@ -69,4 +69,4 @@ def test_window_zero_sends_every_entry() -> None:
 def test_frames_carry_the_bus_id_and_the_envelope_as_published() -> None:
     entry = item("7-3", "usage", node_id=0, total={"totalTokens": 5})
     (event,) = SseParser(keep_comments=True).feed_text(entry.frame.decode())
-    assert event.id == "7-3" and event.event == "usage" and event.json() == entry.envelope
+    assert event.id == "7-3" and event.event == "usage" and event.json() == orjson.loads(entry.payload)
