@@ -16,7 +16,7 @@ from tests.e2e.ui import inject, launch, open_node, open_ui, terminate
 
 pytestmark = pytest.mark.e2e
 
-LONG = "switch " + "w" * 50  # ~57 deltas 100 ms apart
+LONG = "switch " + "w" * 50  # ~57 deltas 250 ms apart: the page opens another node well within one turn
 
 
 def read_events(url: str, params: dict[str, str], until: int, timeout_s: float = 60) -> list[tuple[str, dict]]:
@@ -40,7 +40,7 @@ def read_events(url: str, params: dict[str, str], until: int, timeout_s: float =
 
 def test_focused_stream_sends_deltas_of_the_focused_node_only(page: Page, embedded: EmbeddedProcess) -> None:
     open_ui(page, embedded.web_url)
-    view = launch(page, "e2e-focus", nodes=2, runtime_params={"tokens": "60", "delay_ms": "100"})
+    view = launch(page, "e2e-focus", nodes=2, runtime_params={"tokens": "60", "delay_ms": "250"})
     swarm_id = view.get_attribute("data-swarm-id") or ""
     state = httpx.get(f"{embedded.mirror_url}/v1/state").json()
     node = open_node(view, 0)
