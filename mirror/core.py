@@ -70,6 +70,7 @@ class MirrorCore:
             keepalive_s=settings.sse_keepalive_s,
             coalesce_ms=settings.delta_coalesce_ms,
             queue_limit=QueueLimit(settings.sse_client_queue, settings.sse_client_queue_bytes),
+            stall_s=settings.sse_client_stall_s,
         )
         core = cls(settings, the_bus, bus is None, model, ledger, hub, router, reconciler, snapshot, options)
         hub.metrics.watch(core)

@@ -46,7 +46,8 @@ class Hub:
         self.subscribers: set[Subscriber] = set()
         self.error: str | None = None  # why the bus cannot be read right now
         self.events_in = 0
-        self.clients_cut = 0
+        self.clients_lapped = 0  # clients a whole queue behind, sent on from the bus
+        self.clients_cut = 0  # clients that stopped reading, and were let go
         self.metrics = MirrorMetrics()  # the mirror's own, once wired (mirror/core.py)
         self.replay_slots = asyncio.Semaphore(replay_concurrency)  # bounds concurrent replay reads
         self._synthetic: deque[StreamItem] = deque(maxlen=synthetic_keep)
@@ -110,9 +111,10 @@ class Hub:
     async def _make_room(self) -> None:
         """Before the next batch of a backlog: let every client's stream send what it has queued, and
         wait (up to ``hold_s`` in all) for the ones that took from their queue since the last batch but
-        could not take another full one now.  A client that reads as fast as it can is then never cut
-        off by a burst it could absorb (the in-process bus answers a backlog without ever suspending
-        this task); one that stopped reading, or is still replaying, is not waited for."""
+        could not take another full one now.  A client that reads as fast as it can is then not lapped
+        by a burst it could absorb (the in-process bus answers a backlog without ever suspending this
+        task), which would cost it a re-read from the bus; one that stopped reading, or is still
+        replaying, is not waited for."""
         await asyncio.sleep(0)
         takers, self._takers = self._takers, set()
         deadline = asyncio.get_running_loop().time() + self.hold_s
@@ -145,12 +147,9 @@ class Hub:
             self.model.apply(envelope["event"], envelope, entry_key(entry.id))
 
     def _fan_out(self, items: Sequence[StreamItem]) -> None:
-        for subscriber in list(self.subscribers):
-            subscriber.offer(items)
-            if subscriber.cut_reason is not None and subscriber in self.subscribers:
-                self.subscribers.discard(subscriber)
-                self.clients_cut += 1
-                log.warning("SSE client cut off: %s", subscriber.cut_reason)
+        for subscriber in self.subscribers:
+            if subscriber.offer(items):
+                self.clients_lapped += 1
 
     # -- clients -----------------------------------------------------------------------------------
 
@@ -158,6 +157,16 @@ class Hub:
         subscriber = Subscriber(swarm_id=swarm_id, node_id=node_id, limit=limit, seam=self.model.position_key)
         self.subscribers.add(subscriber)
         return subscriber
+
+    def rejoin(self, subscriber: Subscriber) -> None:
+        """A lapped client's stream is about to re-read what it missed: it is live again from here."""
+        subscriber.rejoin(self.model.position_key)
+
+    def stalled(self, subscriber: Subscriber, stall_s: float) -> None:
+        """``subscriber``'s stream was let go: none of its writes completed for ``stall_s``."""
+        self.unsubscribe(subscriber)
+        self.clients_cut += 1
+        log.warning("SSE client cut off: it read nothing for %.1fs (it resumes by id)", stall_s)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)

@@ -2,7 +2,8 @@
 
 Recorded as things happen: events delivered to SSE clients by event name, delivery lag (the bus entry's
 time → the SSE write), replays (clients resuming with Last-Event-ID) and resets.  Read when scraped: SSE
-clients, bus entries read, clients cut off, swarms in the read model, failed reconciles, readiness.
+clients, bus entries read, clients lapped and cut off, swarms in the read model, failed reconciles and
+readiness.
 """
 
 from __future__ import annotations
@@ -83,7 +84,12 @@ class _MirrorState(Collector):
             "codeswarm_mirror_bus_entries", "Bus entries read and fanned out.", value=core.hub.events_in
         )
         yield CounterMetricFamily(
-            "codeswarm_mirror_clients_cut", "SSE clients cut off for falling behind.", value=core.hub.clients_cut
+            "codeswarm_mirror_clients_lapped",
+            "SSE clients a whole queue behind, sent on from the bus.",
+            value=core.hub.clients_lapped,
+        )
+        yield CounterMetricFamily(
+            "codeswarm_mirror_clients_cut", "SSE clients cut off for reading nothing.", value=core.hub.clients_cut
         )
         yield GaugeMetricFamily("codeswarm_mirror_swarms", "Swarms in the read model.", value=len(core.model.swarms))
         yield CounterMetricFamily(

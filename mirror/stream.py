@@ -6,11 +6,17 @@ Order of work for a client that sends ``Last-Event-ID`` (header, or the ``last_e
 2. replay the entries between its id and the hub position at subscription (the seam) from the bus;
 3. stream the queue, dropping anything at or before the last id sent (de-duplication at the seam).
 
+A client that falls a whole queue behind (mirror/subscriber.py) is lapped: its queue is dropped, and
+its stream does 1 to 3 again from the last event it was sent — a reconnect inside the mirror, so a
+client that reads as fast as it can is never cut off however far behind a burst leaves it; the bus is
+its buffer.  A lapped client none of whose writes then completes within ``stall_s`` has stopped
+reading: its stream ends (it resumes by id).
+
 The SSE ``id`` of every event is its bus entry id; the mirror's own events (reconcile results) carry
 none.  If the client's id is older than the oldest entry the bus still holds, it first gets
 ``event: reset`` (data ``{reason, first_id}``): events were trimmed, so it should reload ``/v1/state``
-and stream from that state's ``last_event_id``; what is retained follows.  A client that falls too far
-behind gets ``event: error`` (data ``{reason, last_event_id}``) and the stream ends; it resumes by id.
+and stream from that state's ``last_event_id``; what is retained follows.  When the mirror shuts down
+a client gets ``event: error`` (data ``{reason, last_event_id}``) and the stream ends; it resumes by id.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ class StreamOptions:
     take_most: int = 1000  # items rendered into one write
     take_most_bytes: int = 1 << 20  # and their frames' bytes (one item over it goes alone)
     retry_ms: int = 1000  # how soon EventSource reconnects
+    stall_s: float = 10.0  # a write that does not complete for this long: the client stopped reading
     cutoff_grace_s: float = 2.0  # how long a cut-off client gets to take its final event
 
 
@@ -66,6 +73,10 @@ def _reset(hub: Hub, reason: str, first_id: str | None) -> bytes:
     """``event: reset``: the client cannot get every event after its id, and why (counted)."""
     hub.metrics.resets.inc()
     return _control(RESET_EVENT, {"reason": reason, "first_id": first_id})
+
+
+def _id(key: EntryKey) -> str:
+    return f"{key[0]}-{key[1]}"
 
 
 class _Progress:
@@ -145,13 +156,20 @@ async def event_frames(
             hub.metrics.replays.inc()
             async for chunk in _replay(hub, subscriber, after, options, progress):
                 yield chunk
+                subscriber.writes += 1
         dedupe = progress.last > subscriber.seam
         while True:
             await subscriber.wait()
             if subscriber.cut_reason is not None:
-                last = f"{progress.last[0]}-{progress.last[1]}"
-                yield _control(ERROR_EVENT, {"reason": subscriber.cut_reason, "last_event_id": last})
+                yield _control(ERROR_EVENT, {"reason": subscriber.cut_reason, "last_event_id": _id(progress.last)})
                 return
+            if subscriber.lapped:  # what it missed is on the bus: read it from there, at its pace
+                hub.rejoin(subscriber)
+                async for chunk in _replay(hub, subscriber, _id(progress.last), options, progress):
+                    yield chunk
+                    subscriber.writes += 1
+                dedupe = progress.last > subscriber.seam
+                continue
             items = subscriber.take(options.take_most, options.take_most_bytes)
             hub.taken(subscriber)
             if dedupe:  # the client was ahead of the hub: skip what it already has
@@ -164,14 +182,15 @@ async def event_frames(
             if items:
                 hub.metrics.delivered(items, live=True)
                 yield render(items, options.coalesce_ms)
+                subscriber.writes += 1  # resumed: that write completed
     finally:
         hub.unsubscribe(subscriber)
 
 
 class ClientStream(EventSourceResponse):
-    """sse-starlette's response plus a watchdog: a client that was cut off but does not take its final
-    event (it stopped reading; the send is stuck on a full socket) is disconnected after a grace period,
-    so nothing is held for it."""
+    """sse-starlette's response, letting go of a client that stopped reading: one that was lapped and
+    none of whose writes then completes within ``stall_s``, or one that was cut off (the mirror is
+    stopping) but does not take its final event within a grace period.  Nothing is held for it."""
 
     def __init__(self, hub: Hub, subscriber: Subscriber, after: str | None, options: StreamOptions) -> None:
         super().__init__(
@@ -183,16 +202,14 @@ class ClientStream(EventSourceResponse):
         )
         self._hub = hub
         self._subscriber = subscriber
-        self._grace = options.cutoff_grace_s
+        self._options = options
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             async with anyio.create_task_group() as watchdog_group:
 
                 async def watchdog() -> None:
-                    await self._subscriber.cut_event.wait()
-                    await anyio.sleep(self._grace)
-                    log.warning("SSE client did not take its final event within %.1fs; closing it", self._grace)
+                    await self._until_let_go()
                     watchdog_group.cancel_scope.cancel()
 
                 watchdog_group.start_soon(watchdog)
@@ -200,3 +217,23 @@ class ClientStream(EventSourceResponse):
                 watchdog_group.cancel_scope.cancel()
         finally:
             self._hub.unsubscribe(self._subscriber)
+
+    async def _until_let_go(self) -> None:
+        """Return when the client is to be let go.  Woken when it is lapped or cut; while it is behind,
+        one of its writes must complete every ``stall_s``."""
+        subscriber, stall_s = self._subscriber, self._options.stall_s
+        while True:
+            await subscriber.alarm.wait()
+            if subscriber.cut_reason is not None:
+                await anyio.sleep(self._options.cutoff_grace_s)
+                log.warning("SSE client did not take its final event; closing it")
+                return
+            writes = subscriber.writes
+            await anyio.sleep(stall_s)
+            if subscriber.cut_reason is not None:
+                continue
+            if subscriber.writes == writes:
+                self._hub.stalled(subscriber, stall_s)
+                return
+            if not subscriber.lapped:
+                subscriber.alarm.clear()  # it is reading: nothing to watch until the next lap

@@ -2,8 +2,9 @@
 
 The hub appends the items a client wants; the client's response drains them.  When a client falls
 behind by more than its limit — a count of events or a size of their frames in bytes, whichever comes
-first — it is cut off: its queue is dropped at once (memory stays bounded whatever the client does) and
-its stream ends with a reason; the client resumes by id.
+first — it is lapped: its queue is dropped at once (memory stays bounded whatever the client does) and
+its stream goes on from the bus, after the last event it was sent, at the client's own pace
+(mirror/stream.py).  Only a client that stopped reading is cut off (its stream ends; it resumes by id).
 """
 
 from __future__ import annotations
@@ -18,14 +19,26 @@ from mirror.items import EntryKey, StreamItem
 
 @dataclass(frozen=True, slots=True)
 class QueueLimit:
-    """How far one client may fall behind before it is cut off."""
+    """How far one client may fall behind before it is lapped (and catches up from the bus)."""
 
     events: int
     bytes: int
 
 
 class Subscriber:
-    __slots__ = ("_wake", "cut_event", "cut_reason", "limit", "node_id", "queue", "queued_bytes", "seam", "swarm_id")
+    __slots__ = (
+        "_wake",
+        "alarm",
+        "cut_reason",
+        "lapped",
+        "limit",
+        "node_id",
+        "queue",
+        "queued_bytes",
+        "seam",
+        "swarm_id",
+        "writes",
+    )
 
     def __init__(self, *, swarm_id: str | None, node_id: int | None, limit: QueueLimit, seam: EntryKey) -> None:
         self.swarm_id = swarm_id
@@ -34,8 +47,10 @@ class Subscriber:
         self.seam = seam  # the hub's position when this client subscribed: live items come after it
         self.queue: deque[StreamItem] = deque()
         self.queued_bytes = 0  # the frames' sizes (shared between clients: a budget, not a measure of memory)
+        self.lapped = False  # the queue overflowed and was dropped: the stream re-reads from the bus
         self.cut_reason: str | None = None
-        self.cut_event = asyncio.Event()
+        self.alarm = asyncio.Event()  # set when lapped or cut: its stream's watchdog looks (mirror/stream.py)
+        self.writes = 0  # writes of its stream that completed (counted by mirror/stream.py)
         self._wake = asyncio.Event()
 
     @property
@@ -49,36 +64,38 @@ class Subscriber:
             return False
         return self.node_id is None or item.node_id is None or item.node_id == self.node_id
 
-    def offer(self, items: Sequence[StreamItem]) -> None:
-        """Called by the hub (synchronously, in stream order) with each batch of new items."""
-        if self.cut_reason is not None:
-            return
+    def offer(self, items: Sequence[StreamItem]) -> bool:
+        """Called by the hub (synchronously, in stream order) with each batch of new items; True when
+        they lapped this client just now (it was a whole queue behind)."""
+        if self.cut_reason is not None or self.lapped:
+            return False
         wanted = [item for item in items if self.matches(item)] if self.filtered else items
         if not wanted:
-            return
+            return False
         size = sum(len(item.frame) for item in wanted)
-        if len(self.queue) + len(wanted) > self.limit.events:
-            self.cut(
-                f"client too slow: more than {self.limit.events} events waiting to be sent; "
-                "reconnect with Last-Event-ID to resume where you stopped"
-            )
-            return
-        if self.queued_bytes + size > self.limit.bytes:
-            self.cut(
-                f"client too slow: more than {self.limit.bytes} bytes of events waiting to be sent; "
-                "reconnect with Last-Event-ID to resume where you stopped"
-            )
-            return
+        if len(self.queue) + len(wanted) > self.limit.events or self.queued_bytes + size > self.limit.bytes:
+            self.lapped = True
+            self.queue.clear()
+            self.queued_bytes = 0
+            self._wake.set()
+            self.alarm.set()
+            return True
         self.queue.extend(wanted)
         self.queued_bytes += size
         self._wake.set()
+        return False
+
+    def rejoin(self, seam: EntryKey) -> None:
+        """Live again from ``seam`` (the hub's position now); the stream re-reads what it missed."""
+        self.lapped = False
+        self.seam = seam
 
     def cut(self, reason: str) -> None:
         if self.cut_reason is None:
             self.cut_reason = reason
             self.queue.clear()
             self.queued_bytes = 0
-            self.cut_event.set()
+            self.alarm.set()
             self._wake.set()
 
     def take(self, most: int, most_bytes: int) -> list[StreamItem]:
@@ -101,7 +118,7 @@ class Subscriber:
         return taken
 
     async def wait(self) -> None:
-        """Until there is something to send or the client has been cut off."""
-        while not self.queue and self.cut_reason is None:
+        """Until there is something to send, or the client was lapped or cut off."""
+        while not self.queue and not self.lapped and self.cut_reason is None:
             self._wake.clear()
             await self._wake.wait()

@@ -116,9 +116,14 @@ class Settings(BaseSettings):
 
     # mirror
     reconcile_interval_s: float = Field(10.0, gt=0)
-    sse_client_queue: int = Field(2000, ge=10, description="Events buffered per SSE client before it is cut off.")
+    sse_client_queue: int = Field(
+        2000, ge=10, description="Events buffered per SSE client; one further behind re-reads from the bus."
+    )
     sse_client_queue_bytes: int = Field(
-        8 << 20, ge=1 << 16, description="Bytes of events buffered per SSE client before it is cut off."
+        8 << 20, ge=1 << 16, description="Bytes of events buffered per SSE client; one further behind re-reads them."
+    )
+    sse_client_stall_s: float = Field(
+        10.0, gt=0, description="An SSE client a queue behind that takes no write for this long is cut off."
     )
     sse_keepalive_s: float = Field(15.0, gt=0)
     delta_coalesce_ms: float = Field(20.0, ge=0)

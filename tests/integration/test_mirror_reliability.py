@@ -296,7 +296,11 @@ async def test_router_unreachable_at_mirror_start_degrades_and_keeps_every_swarm
 async def test_a_client_that_never_reads_is_cut_off_and_memory_stays_bounded(
     tmp_path: Path, redis_url: str, redis_prefix: str, mirror_processes: list[MirrorProcess]
 ) -> None:
-    env = {"CODESWARM_SSE_CLIENT_QUEUE": "2000", "CODESWARM_DELTA_COALESCE_MS": "0"}
+    env = {
+        "CODESWARM_SSE_CLIENT_QUEUE": "2000",
+        "CODESWARM_DELTA_COALESCE_MS": "0",
+        "CODESWARM_SSE_CLIENT_STALL_S": "3",
+    }
     mirror = MirrorProcess(tmp_path / "mirror", redis_url, redis_prefix, "http://127.0.0.1:9", extra_env=env)
     mirror_processes.append(mirror.start())
     total = 60_000  # about 70 MB of events through the mirror
@@ -320,6 +324,10 @@ async def test_a_client_that_never_reads_is_cut_off_and_memory_stays_bounded(
             async with httpx.AsyncClient(base_url=mirror.url) as http:
                 return bool((await http.get("/readyz")).json()["clients"] >= 2)
 
+        async def clients_connected_is(count: int) -> bool:
+            async with httpx.AsyncClient(base_url=mirror.url) as http:
+                return bool((await http.get("/readyz")).json()["clients"] == count)
+
         def all_entries(events: list[SseEvent]) -> bool:  # entries carry ids; a cut-off notice does not
             return healthy.entries >= total
 
@@ -332,11 +340,17 @@ async def test_a_client_that_never_reads_is_cut_off_and_memory_stays_bounded(
             peak = max(peak, mirror.rss_bytes())
         await reading
         peak = max(peak, mirror.rss_bytes())
-        async with httpx.AsyncClient(base_url=mirror.url) as http:
-            metrics = (await http.get("/metrics")).text
-        cut = next(line for line in metrics.splitlines() if line.startswith("codeswarm_mirror_clients_cut_total"))
-        # the stuck client was let go (under load the reader may be cut too: it resumes by id)
-        assert float(cut.split()[-1]) >= 1
+
+        async def clients_cut() -> float:
+            async with httpx.AsyncClient(base_url=mirror.url) as http:
+                metrics = (await http.get("/metrics")).text
+            cut = next(line for line in metrics.splitlines() if line.startswith("codeswarm_mirror_clients_cut_total"))
+            return float(cut.split()[-1])
+
+        # the stuck client is let go once a write of it stayed pending for 3 s; the reader never is
+        await wait_until_async(lambda: clients_connected_is(0), 15, "the stuck client let go")  # the reader is done
+        assert await clients_cut() == 1
+        assert healthy.connections == 1 and not healthy.disconnects
         ids = [event.id for event in healthy.events if event.id is not None]
         assert len(ids) == len(set(ids)) == total
         growth = peak - baseline

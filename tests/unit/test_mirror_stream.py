@@ -192,16 +192,36 @@ async def test_keep_alive_comments(start_mirror: Start) -> None:
     assert first.comments == ("keep-alive",) and first.data == ""
 
 
-async def test_a_client_too_far_behind_is_told_why_and_cut_off(start_mirror: Start, bus: MemoryEventBus) -> None:
+async def test_a_client_far_behind_gets_every_event_once_and_in_order_from_the_bus(
+    start_mirror: Start, bus: MemoryEventBus
+) -> None:
     url = await start_mirror(sse_client_queue=10)
     got: list[SseEvent] = []
+    published: list[str] = []
     async with httpx.AsyncClient(base_url=url) as client, client.stream("GET", "/v1/events") as response:
-        await bus.publish([delta(n) for n in range(50)])  # one burst, far more than the client's queue
-        async for event in sse_events(response):  # ends when the mirror closes the stream
-            got.append(event)
-    assert got[-1].event == "error" and "too slow" in got[-1].json()["reason"]
-    readiness = await _get_json(url, "/readyz")
-    assert readiness["clients"] == 0
+        events = aiter(sse_events(response))
+
+        async def read_until(count: int) -> None:
+            async with asyncio.timeout(10):
+                while len(got) < count:
+                    event = await anext(events)
+                    if event.data:
+                        got.append(event)
+
+        for burst in range(4):  # each burst is five times the client's queue
+            published += await bus.publish([delta(50 * burst + n) for n in range(50)])
+        await read_until(len(published))
+        more = await bus.publish([delta(n) for n in range(200, 203)])  # and live again after it
+        await read_until(len(published) + 3)
+        metrics = (await client.get("/metrics")).text
+    assert [event.id for event in got] == published + more
+    assert [event.json()["data"]["delta"] for event in got] == [f"<{n}>" for n in range(203)]
+    assert _counter(metrics, "codeswarm_mirror_clients_lapped_total") >= 1
+    assert _counter(metrics, "codeswarm_mirror_clients_cut_total") == 0
+
+
+def _counter(metrics: str, name: str) -> float:
+    return float(next(line for line in metrics.splitlines() if line.startswith(name + " ")).split()[-1])
 
 
 async def _get_json(url: str, path: str) -> Any:
