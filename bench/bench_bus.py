@@ -12,6 +12,9 @@ publish (stamped in the envelope), decode included.  Cases:
 - ``redis-py Lua XADD``: for comparison, a bare server-side script (EVALSHA) of XADDs with none of the
   bus's bookkeeping — one command per batch instead of one per entry on the client side.
 
+It also measures what ``MemoryEventBus`` holds per entry: the growth of this process's RSS while it
+retains N envelopes (already encoded, as the router publishes them), divided by N.
+
 Usage: ``.venv/bin/python bench/bench_bus.py [--events N] [--batch B] [--size BYTES]``.  Prints a
 table, writes bench/results/bus.json and prints the same JSON as its last line.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import platform
 import secrets
 import sys
@@ -160,6 +164,27 @@ async def bus_case(name: str, bus: EventBus, envelopes: list[dict[str, Any]], ba
         await bus.close()
 
 
+def _rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+async def memory_per_entry(envelopes: list[dict[str, Any]], batch: int) -> dict[str, int]:
+    """RSS growth per entry while a MemoryEventBus retains every envelope (encoded beforehand)."""
+    encoded = [orjson.dumps(envelope) for envelope in envelopes]
+    bus = MemoryEventBus(len(encoded), max_bytes=1 << 40)
+    gc.collect()
+    before = _rss_bytes()
+    for start in range(0, len(encoded), batch):
+        await bus.publish(encoded[start : start + batch])
+    gc.collect()
+    grown = _rss_bytes() - before
+    await bus.close()
+    return {"entries": len(encoded), "payload_bytes": len(encoded[0]), "rss_bytes_per_entry": grown // len(encoded)}
+
+
 async def main(events: int, batch: int, size: int) -> dict[str, Any]:
     url = ensure_redis()
     prefix = f"csbench:{secrets.token_hex(4)}:"
@@ -185,6 +210,7 @@ async def main(events: int, batch: int, size: int) -> dict[str, Any]:
         "redis_version": info.get("redis_version"),
         "python": platform.python_version(),
         "results": [asdict(result) for result in results],
+        "memory_bus": await memory_per_entry(envelopes, batch),
     }
 
 
@@ -199,6 +225,11 @@ def report(figures: dict[str, Any]) -> None:
             f"{r['case']:<22}{r['events_per_s']:>12,}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}"
             f"{r['max_ms']:>10.2f}{r['seconds']:>10.2f}"
         )
+    held = figures["memory_bus"]
+    print(
+        f"MemoryEventBus holds {held['rss_bytes_per_entry']:,} B of RSS per entry "
+        f"({held['entries']:,} entries of {held['payload_bytes']} B)"
+    )
 
 
 if __name__ == "__main__":
