@@ -10,6 +10,7 @@ from pathlib import Path
 from router.providers.base import OutboxLines
 from router.providers.local.outbox_poller import LocalOutboxFollower
 from services.node.records import outbox_path
+from tests.support.servers import wait_until_async
 
 
 def follower_noting_arrival(tmp_path: Path, poll_s: float) -> tuple[LocalOutboxFollower, asyncio.Event]:
@@ -78,3 +79,36 @@ async def test_held_heartbeats_are_handed_over_when_due_without_another_write(tm
                 await arrived.wait()
     finally:
         await follower.stop()
+
+
+async def test_a_stream_of_writes_is_read_by_the_polls_without_a_wake_up_per_write(tmp_path: Path) -> None:
+    path = Path(outbox_path(str(tmp_path), "7", 0))
+    path.parent.mkdir(parents=True)
+    path.touch()
+    lines: list[bytes] = []
+
+    async def sink(chunks: Sequence[OutboxLines]) -> None:
+        lines.extend(line for chunk in chunks for line in chunk.lines)
+
+    follower = LocalOutboxFollower(str(tmp_path), sink, poll_s=0.005)
+    follower.follow("7", {0: 0})
+    wake_ups = 0
+    on_write = follower._on_write
+
+    def counted() -> None:
+        nonlocal wake_ups
+        wake_ups += 1
+        on_write()
+
+    follower._on_write = counted  # type: ignore[method-assign]
+    follower.start()
+    try:
+        with path.open("ab", buffering=0) as outbox:
+            for seq in range(1, 301):  # a node writing a record a millisecond, as a busy agent does
+                outbox.write(b'{"seq":%d}\n' % seq)
+                await asyncio.sleep(0.001)
+        await wait_until_async(lambda: len(lines) == 300, 5, "every line read")
+    finally:
+        await follower.stop()
+    assert lines == [b'{"seq":%d}' % seq for seq in range(1, 301)]
+    assert wake_ups < 30, f"{wake_ups} wake-ups for 300 writes read by polls 5 ms apart"

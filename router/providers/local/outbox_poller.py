@@ -7,7 +7,11 @@ one huge read; when a file had more, the next poll comes at once.
 Polls that find nothing space out, each twice the last, up to ``IDLE_POLLS`` times the poll interval,
 and the first new line brings them back.  Where the kernel reports writes (inotify on Linux,
 services/node/file_watch.py) a write to a followed file ends an idle wait at once, so a spaced-out
-poll costs no latency; a write from another host to a mounted filesystem is found by the polls.
+poll costs no latency; a write from another host to a mounted filesystem is found by the polls.  The
+reports are listened to only during an idle wait: while lines flow, the polls find every write, and a
+node writing a thousand records a second would otherwise wake the router a thousand times a second
+(most of its CPU at that rate, measured).  Each poll first consumes the reports so far, so a write
+after its read still ends the next wait.
 Once every followed file is watched (a file that does not exist yet is watched from the poll that
 finds it), an idle follower needs no ramp of polls to see a write soon: it waits for the next write,
 polling at most every ``WATCHED_POLL_S`` (an idle swarm's heartbeats then cost one read each, not the
@@ -81,8 +85,6 @@ class LocalOutboxFollower:
         self._hold.drop(job_id, node_id)
 
     def start(self) -> None:
-        if self._watch.fd is not None:
-            asyncio.get_running_loop().add_reader(self._watch.fd, self._on_write)
         self._task = asyncio.create_task(self._run(), name="local-outbox-follower")
 
     def _on_write(self) -> None:
@@ -95,9 +97,7 @@ class LocalOutboxFollower:
             await asyncio.gather(self._task, return_exceptions=True)
         for job_id in {key[0] for key in self.files}:
             self.unfollow(job_id)
-        if self._watch.fd is not None:
-            asyncio.get_running_loop().remove_reader(self._watch.fd)
-            self._watch.close()
+        self._watch.close()
 
     def read_new_lines(self) -> list[OutboxLines]:
         chunks = []
@@ -116,6 +116,7 @@ class LocalOutboxFollower:
     async def drain(self) -> bool:
         """Read and ingest what is there now; False when ingesting failed (the lines are re-read later)."""
         async with self._reading:
+            self._watch.drain()  # writes up to here are read now; a later one ends the next wait
             chunks = self._hold.take(self.read_new_lines(), time.monotonic())
             self._found = bool(chunks)
             if not chunks:
@@ -140,12 +141,24 @@ class LocalOutboxFollower:
                 idle_wait_s = self.poll_s
                 await asyncio.sleep(self.poll_s)  # lines come in batches of one poll interval at most
             elif self.all_watched:
-                self._written.clear()
-                await wait_event(self._written, self._until_held_due(max(WATCHED_POLL_S, self.poll_s * IDLE_POLLS)))
+                await self._wait_for_write(self._until_held_due(max(WATCHED_POLL_S, self.poll_s * IDLE_POLLS)))
             else:
-                self._written.clear()
-                await wait_event(self._written, self._until_held_due(idle_wait_s))
+                await self._wait_for_write(self._until_held_due(idle_wait_s))
                 idle_wait_s = min(2 * idle_wait_s, self.poll_s * IDLE_POLLS)
+
+    async def _wait_for_write(self, wait_s: float) -> None:
+        """Until a followed file is written (where the kernel reports it), or ``wait_s``."""
+        self._written.clear()
+        fd = self._watch.fd
+        if fd is None:
+            await asyncio.sleep(wait_s)
+            return
+        loop = asyncio.get_running_loop()
+        loop.add_reader(fd, self._on_write)
+        try:
+            await wait_event(self._written, wait_s)
+        finally:
+            loop.remove_reader(fd)
 
     def _until_held_due(self, wait_s: float) -> float:
         """An idle wait of wait_s, ending when held heartbeats are due."""
